@@ -1,0 +1,132 @@
+"""The `ivr` command: check flows, try a call in the terminal, run the gateway."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import sys
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from ivr.errors import FlowError
+from ivr.flow.lint import check_file
+from ivr.flow.loader import load_flow
+from ivr.flow.model import Flow
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `ivr` console script."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not hasattr(args, "run"):
+        parser.print_help()
+        return 2
+    result: int = args.run(args)
+    return result
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ivr", description="Voice IVR gateway with human fallback.")
+    sub = parser.add_subparsers(title="commands")
+
+    flows = sub.add_parser("flows", help="check flows or print their JSON Schema")
+    flows_sub = flows.add_subparsers(title="flow commands")
+    check = flows_sub.add_parser("check", help="load and lint flow files; exit 1 on errors")
+    check.add_argument("files", nargs="*", type=Path, help="default: flows/*.yaml")
+    check.set_defaults(run=_flows_check)
+    schema = flows_sub.add_parser("schema", help="print the JSON Schema of flow files")
+    schema.set_defaults(run=_flows_schema)
+
+    call = sub.add_parser("call", help="try a flow in the terminal (typed speech, #5 for keys)")
+    call.add_argument("flow", type=Path)
+    call.add_argument("--script", type=Path, help="replay caller lines from a file")
+    call.add_argument("--at", help="the call's time, ISO 8601 (naive = the flow's timezone)")
+    call.add_argument("--caller", default="+15550000000")
+    call.add_argument("--twilio", action="store_true",
+                      help="place the call through the real gateway via the Twilio simulator")
+    call.set_defaults(run=_call)
+
+    serve = sub.add_parser("serve", help="run the gateway (webhooks, media streams, console)")
+    serve.add_argument("--host", default=None)
+    serve.add_argument("--port", type=int, default=None)
+    serve.set_defaults(run=_serve)
+    return parser
+
+
+def _flows_check(args: argparse.Namespace) -> int:
+    files: list[Path] = args.files or sorted(Path("flows").glob("*.yaml"))
+    if not files:
+        print("no flow files given and none in flows/", file=sys.stderr)
+        return 2
+    errors = warnings = 0
+    for path in files:
+        problems = check_file(path)
+        for problem in problems:
+            print(problem)
+        errors += sum(p.severity == "error" for p in problems)
+        warnings += sum(p.severity == "warning" for p in problems)
+        if not problems:
+            print(f"{path}: ok")
+    print(f"{len(files)} file(s): {errors} error(s), {warnings} warning(s)")
+    return 1 if errors else 0
+
+
+def _flows_schema(args: argparse.Namespace) -> int:
+    from ivr.flow.schema import flow_schema
+
+    print(json.dumps(flow_schema(), indent=2, ensure_ascii=False))
+    return 0
+
+
+def _load_or_report(path: Path) -> Flow | None:
+    try:
+        return load_flow(path)
+    except FlowError as exc:
+        print(exc, file=sys.stderr)
+        return None
+
+
+def call_time(flow: Flow, at: str | None) -> dt.datetime:
+    """The call's time: `--at` (naive means the business's clock) or now."""
+    if at is None:
+        return dt.datetime.now(dt.UTC)
+    parsed = dt.datetime.fromisoformat(at)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=ZoneInfo(flow.timezone))
+
+
+def _call(args: argparse.Namespace) -> int:
+    flow = _load_or_report(args.flow)
+    if flow is None:
+        return 1
+    if args.twilio:
+        from ivr.telephony.twilio.simulator import run_terminal_call
+
+        return run_terminal_call(args)
+    from ivr.terminal import TerminalCall
+
+    at = call_time(flow, args.at)
+    call = TerminalCall(flow, sys.stdout, at, args.caller)
+    if args.script:
+        lines: Iterator[str] = iter(args.script.read_text(encoding="utf-8").splitlines())
+        call.run(lines)
+    else:
+        print(f"Calling {flow.name} ({flow.language}). Type what you would say; #5 presses 5; "
+              "empty line = silence; /hangup ends. Ctrl-D hangs up.")
+        call.run(_stdin_lines(), prompt=lambda: print("you> ", end="", flush=True))
+    return 0
+
+
+def _stdin_lines() -> Iterator[str]:
+    yield from sys.stdin
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from ivr.app import serve
+
+    return serve(host=args.host, port=args.port)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Flow definitions, their loader and lint, and the pure call engine."""

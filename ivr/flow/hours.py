@@ -1,0 +1,55 @@
+"""Opening hours on the business's own clock. Time always comes in as an argument, never read here."""
+
+from __future__ import annotations
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+from ivr.flow.model import WEEKDAYS, Flow
+from ivr.flow.prompts import builtin, day_names
+
+
+def local_time(flow: Flow, at: dt.datetime) -> dt.datetime:
+    """`at` on the business's clock; naive times are taken as UTC."""
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=dt.UTC)
+    return at.astimezone(ZoneInfo(flow.timezone))
+
+
+def _minutes(hhmm: str) -> int:
+    hours, minutes = hhmm.split(":")
+    return int(hours) * 60 + int(minutes)
+
+
+def is_open(flow: Flow, at: dt.datetime) -> bool:
+    """Whether the business is open at `at` (holidays closed all day)."""
+    local = local_time(flow, at)
+    if local.date() in flow.holidays:
+        return False
+    now = local.hour * 60 + local.minute
+    for span in flow.hours.get(WEEKDAYS[local.weekday()], []):  # type: ignore[call-overload]
+        start, end = span.split("-")
+        if _minutes(start) <= now < _minutes(end):
+            return True
+    return False
+
+
+def describe_hours(flow: Flow) -> str:
+    """Opening hours as one spoken sentence, consecutive days with equal hours grouped."""
+    names = day_names(flow.language)
+    groups: list[tuple[list[str], str]] = []
+    for day in WEEKDAYS:
+        spans = ", ".join(s.replace("-", " to ") for s in flow.hours.get(day, []))  # type: ignore[call-overload]
+        if not spans:
+            continue
+        if groups and groups[-1][1] == spans and WEEKDAYS.index(groups[-1][0][-1]) == WEEKDAYS.index(day) - 1:
+            groups[-1][0].append(day)
+        else:
+            groups.append(([day], spans))
+    if not groups:
+        return builtin(flow.language, "hours_none")
+    parts = []
+    for days, spans in groups:
+        label = names[days[0]] if len(days) == 1 else f"{names[days[0]]} - {names[days[-1]]}"
+        parts.append(f"{label} {spans}")
+    return builtin(flow.language, "hours_intro") + "; ".join(parts) + "."

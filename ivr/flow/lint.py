@@ -1,0 +1,175 @@
+"""Policy checks a flow must pass before it can run: the promises callers were made.
+
+Errors block a flow; warnings are advice shown to whoever edits it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+from ivr.errors import FlowError, Problem
+from ivr.flow.loader import load_flow
+from ivr.flow.model import Answer, Flow, Hangup, Menu, Transfer, Voicemail
+from ivr.guard.words import RESERVED_KEYS, find_any, words_for
+
+AUTOMATED_WORDS = {
+    "en": ("automated", "automatic", "recording", "virtual assistant", "not a person", "machine"),
+    "ko": ("자동",),
+    "zh": ("自动",),
+}
+KEY_ZERO_WORDS = ("0", "zero", "0번", "零")
+MAX_PROMPT_WORDS = 25
+MAX_CHOICES = 5
+
+# Scripted empathy is rated worse than none, and a bot must never pass as a person.
+FAKE_FEELINGS = re.compile(
+    r"\b(i (completely |totally )?understand (how|your|that)|"
+    r"i'?m (so |very |really )?sorry (you|to hear|for your)|"
+    r"i know how (frustrating|hard|difficult)|i feel|that must be (so )?(frustrating|hard|difficult))",
+    re.I)
+PRETEND_PERSON = re.compile(
+    r"\b(my name is|i'?m a (real )?person|i am a (real )?person|i'?m human|i am human|"
+    r"speaking with a (real )?person)\b", re.I)
+
+
+def lint_flow(flow: Flow) -> list[Problem]:
+    """Every policy problem in a loaded flow, errors first."""
+    problems = [*_disclosure(flow), *_graph(flow), *_choices(flow), *_prompts(flow)]
+    return sorted(problems, key=lambda p: (p.severity != "error", p.line))
+
+
+def check_file(path: Path) -> list[Problem]:
+    """Load and lint one file: load errors, or lint errors and warnings."""
+    try:
+        flow = load_flow(path)
+    except FlowError as exc:
+        return exc.problems
+    return lint_flow(flow)
+
+
+def _error(flow: Flow, message: str, *path: str | int) -> Problem:
+    return Problem(flow.source, flow.line_of(*path), message, "error")
+
+
+def _warning(flow: Flow, message: str, *path: str | int) -> Problem:
+    return Problem(flow.source, flow.line_of(*path), message, "warning")
+
+
+def _disclosure(flow: Flow) -> Iterator[Problem]:
+    text = flow.disclosure.text
+    lang = flow.language.split("-")[0]
+    automated = AUTOMATED_WORDS.get(lang, AUTOMATED_WORDS["en"])
+    words = words_for(flow.language)
+    if not find_any(text, automated, words.match):
+        yield _error(flow, "the disclosure must say the line is automated (e.g. "
+                     f"{' / '.join(automated[:2])}), before anything else", "disclosure", "text")
+    else:
+        first = re.split(r"(?<=[.!?。])\s+", text.strip())[0]
+        if not find_any(first, automated, words.match):
+            yield _error(flow, f"the disclosure speaks before saying it is automated: {first!r}; "
+                         "say it is automated in the first sentence", "disclosure", "text")
+    reach = find_any(text, words.person, words.match) and find_any(text, KEY_ZERO_WORDS, "chars")
+    if not reach:
+        yield _error(flow, "the disclosure must say how to reach a person: a person word "
+                     f"({', '.join(words.person[:3])}) and key 0", "disclosure", "text")
+
+
+def _next_steps(step: object) -> list[str]:
+    targets = [getattr(step, name, None) for name in ("next", "more", "open", "closed")]
+    targets += [c.next for c in getattr(step, "choices", [])]
+    return [t for t in targets if t]
+
+
+def _graph(flow: Flow) -> Iterator[Problem]:
+    graph = {sid: _next_steps(step) for sid, step in flow.steps.items()}
+    for sid, step in flow.steps.items():  # "anything else? yes" goes back to the start
+        if isinstance(step, Answer) and step.more is None:
+            graph[sid].append(flow.start)
+    reachable, todo = set(), [flow.start]
+    while todo:
+        sid = todo.pop()
+        if sid in reachable or sid not in graph:
+            continue
+        reachable.add(sid)
+        todo.extend(graph[sid])
+    for sid in flow.steps:
+        if sid not in reachable:
+            yield _error(flow, f"step {sid!r} is unreachable from start {flow.start!r}", "steps", sid)
+    # A step is alive if some path from it reaches an answer, a person, a voicemail or a goodbye.
+    ends = (Answer, Transfer, Voicemail, Hangup)
+    alive = {sid for sid, step in flow.steps.items() if isinstance(step, ends)}
+    changed = True
+    while changed:
+        changed = False
+        for sid, targets in graph.items():
+            if sid not in alive and any(t in alive for t in targets):
+                alive.add(sid)
+                changed = True
+    for sid in flow.steps:
+        if sid not in alive and sid in reachable:
+            yield _error(flow, f"dead end: no path from step {sid!r} leads to an answer, a person, "
+                         "a voicemail or a goodbye", "steps", sid)
+
+
+def _choices(flow: Flow) -> Iterator[Problem]:
+    words = words_for(flow.language)
+    for sid, step in flow.steps.items():
+        if not isinstance(step, Menu):
+            continue
+        if len(step.choices) > MAX_CHOICES:
+            yield _warning(flow, f"menu {sid!r} has {len(step.choices)} choices; callers remember "
+                           f"at most {MAX_CHOICES}", "steps", sid, "choices")
+        seen: dict[str, str] = {}
+        for i, choice in enumerate(step.choices):
+            here = ("steps", sid, "choices", i)
+            if choice.phrases and not choice.key:
+                yield _error(flow, f"choice {choice.intent!r} can be said but has no key; every "
+                             "spoken choice needs a keypad key too", *here)
+            if choice.key and not choice.phrases:
+                yield _error(flow, f"choice {choice.intent!r} has a key but no phrases; every "
+                             "keyed choice needs words to say too", *here)
+            if not choice.key and not choice.phrases:
+                yield _error(flow, f"choice {choice.intent!r} has neither phrases nor a key", *here)
+            if choice.key in RESERVED_KEYS:
+                yield _error(flow, f"key {choice.key} is reserved on every call (0: a person, "
+                             "*: repeat); choose another", *here, "key")
+            elif choice.key and choice.key in seen:
+                yield _error(flow, f"key {choice.key} is used by both {seen[choice.key]!r} and "
+                             f"{choice.intent!r}", *here, "key")
+            if choice.key:
+                seen[choice.key] = choice.intent
+            for j, phrase in enumerate(choice.phrases):
+                taken = find_any(phrase, words.person, words.match)
+                if taken:
+                    yield _error(flow, f"phrase {phrase!r} contains {taken!r}, which always "
+                                 "reaches a person; it cannot lead elsewhere", *here, "phrases", j)
+
+
+def _spoken(flow: Flow) -> Iterator[tuple[str, tuple[str | int, ...]]]:
+    yield flow.disclosure.text, ("disclosure", "text")
+    for sid, step in flow.steps.items():
+        text = getattr(step, "text", None)
+        if text:
+            yield text, ("steps", sid, "text")
+    for i, emergency in enumerate(flow.emergencies):
+        if emergency.safety:
+            yield emergency.safety, ("emergencies", i, "safety")
+    yield flow.callback_promise, ("callback_promise",)
+
+
+def _prompts(flow: Flow) -> Iterator[Problem]:
+    by_words = words_for(flow.language).match == "words"
+    for text, path in _spoken(flow):
+        if feeling := FAKE_FEELINGS.search(text):
+            yield _warning(flow, f"prompt fakes feelings ({feeling.group(0)!r}); callers rate "
+                           "scripted empathy worse than none", *path)
+        if person := PRETEND_PERSON.search(text):
+            yield _warning(flow, f"prompt pretends to be a person ({person.group(0)!r}); an "
+                           "automated line never does", *path)
+        # Korean/Chinese have no comparable word count; about 4 characters make a word's time.
+        count = len(text.split()) if by_words else len(text.replace(" ", "")) // 4
+        if count > MAX_PROMPT_WORDS and path[0] != "disclosure":
+            yield _warning(flow, f"prompt is {count} words; keep prompts under {MAX_PROMPT_WORDS}", *path)
+

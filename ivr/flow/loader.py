@@ -1,0 +1,223 @@
+"""YAML flow files -> typed `Flow`, with every problem reported as file, line and what is allowed."""
+
+from __future__ import annotations
+
+import re
+import types
+import typing
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from ivr.errors import FlowError, Problem
+from ivr.flow.model import STEP_KINDS, Flow
+
+Lines = dict[tuple[str | int, ...], int]
+
+
+class _FlowYamlLoader(yaml.SafeLoader):
+    """SafeLoader that keeps yes/no/on/off as words: IVR menus use exactly those."""
+
+
+# YAML 1.1 turns yes/no/on/off into booleans; keep only true/false as booleans.
+_FlowYamlLoader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:bool"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_FlowYamlLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
+
+
+def parse_yaml(text: str, source: str) -> tuple[Any, Lines]:
+    """Parse YAML into plain data plus the line of every key and list item."""
+    loader = _FlowYamlLoader(text)
+    try:
+        node = loader.get_single_node()
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        line = mark.line + 1 if mark else 1
+        raise FlowError([Problem(source, line, f"not valid YAML: {exc.problem}")]) from None
+    finally:
+        loader.dispose()
+    lines: Lines = {}
+    if node is None:
+        return None, lines
+    return _to_data(node, (), lines, loader, source), lines
+
+
+def _to_data(node: yaml.Node, path: tuple[str | int, ...], lines: Lines,
+             loader: yaml.SafeLoader, source: str) -> Any:
+    lines[path] = node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        out: dict[Any, Any] = {}
+        for key_node, value_node in node.value:
+            key = loader.construct_object(key_node, deep=True)
+            if key in out:
+                line = key_node.start_mark.line + 1
+                raise FlowError([Problem(source, line, f"key {key!r} appears twice")])
+            out[key] = _to_data(value_node, (*path, key), lines, loader, source)
+            lines[(*path, key)] = key_node.start_mark.line + 1
+        return out
+    if isinstance(node, yaml.SequenceNode):
+        return [_to_data(item, (*path, i), lines, loader, source) for i, item in enumerate(node.value)]
+    return loader.construct_object(node, deep=True)
+
+
+def load_flow(path: str | Path, audio_root: str | Path | None = None) -> Flow:
+    """Load and check one flow file; raise `FlowError` listing every problem found."""
+    path = Path(path)
+    source = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise FlowError([Problem(source, 1, f"cannot read file: {exc.strerror}")]) from None
+    root = Path(audio_root) if audio_root is not None else path.resolve().parent.parent
+    return load_flow_text(text, source, root)
+
+
+def load_flow_text(text: str, source: str, audio_root: Path | None = None) -> Flow:
+    """Load a flow from YAML text (the console edits text that is not yet a file)."""
+    data, lines = parse_yaml(text, source)
+    if not isinstance(data, dict):
+        raise FlowError([Problem(source, 1, "a flow file must be a mapping of keys (name, steps...)")])
+    try:
+        flow = Flow.model_validate(data)
+    except ValidationError as exc:
+        raise FlowError(_problems_from(exc, source, lines)) from None
+    flow.located(source, lines)
+    problems = check_references(flow, audio_root)
+    if problems:
+        raise FlowError(problems)
+    return flow
+
+
+def check_references(flow: Flow, audio_root: Path | None) -> list[Problem]:
+    """Steps, people and audio named in the flow must exist."""
+    problems: list[Problem] = []
+    steps, groups = sorted(flow.steps), sorted(flow.people)
+
+    def need_step(target: str | None, *path: str | int) -> None:
+        if target is not None and target not in flow.steps:
+            problems.append(Problem(flow.source, flow.line_of(*path),
+                                    f"no step named {target!r}; steps are: {', '.join(steps)}"))
+
+    def need_group(name: str, *path: str | int) -> None:
+        if name not in flow.people:
+            problems.append(Problem(flow.source, flow.line_of(*path),
+                                    f"no people named {name!r}; people are: {', '.join(groups)}"))
+
+    def need_audio(audio: str | None, *path: str | int) -> None:
+        if audio is not None and audio_root is not None and not (audio_root / audio).is_file():
+            problems.append(Problem(flow.source, flow.line_of(*path),
+                                    f"audio file {audio!r} not found under {audio_root}"))
+
+    need_step(flow.start, "start")
+    need_group(flow.routing.person, "routing", "person")
+    need_group(flow.routing.emergency, "routing", "emergency")
+    need_audio(flow.disclosure.audio, "disclosure", "audio")
+    for sid, step in flow.steps.items():
+        for field in ("next", "more", "open", "closed"):
+            need_step(getattr(step, field, None), "steps", sid, field)
+        if hasattr(step, "to"):
+            need_group(step.to, "steps", sid, "to")
+        need_audio(getattr(step, "audio", None), "steps", sid, "audio")
+        for i, choice in enumerate(getattr(step, "choices", [])):
+            need_step(choice.next, "steps", sid, "choices", i, "next")
+    return problems
+
+
+def _problems_from(exc: ValidationError, source: str, lines: Lines) -> list[Problem]:
+    problems = []
+    for err in exc.errors():
+        loc = tuple(err["loc"])
+        data_loc = _data_path(loc)
+        line = _line_for(data_loc, lines)
+        problems.append(Problem(source, line, _explain(err, loc, data_loc)))
+    return problems
+
+
+def _data_path(loc: tuple[str | int, ...]) -> tuple[str | int, ...]:
+    # pydantic puts the union tag ("menu") in the location of a step; the YAML has no such key.
+    out: list[str | int] = []
+    for i, part in enumerate(loc):
+        if i == 2 and loc[0] == "steps" and part in STEP_KINDS:
+            continue
+        out.append(part)
+    return tuple(out)
+
+
+def _line_for(path: tuple[str | int, ...], lines: Lines) -> int:
+    for end in range(len(path), -1, -1):
+        if path[:end] in lines:
+            return lines[path[:end]]
+    return 1
+
+
+def _explain(err: Any, loc: tuple[str | int, ...], data_loc: tuple[str | int, ...]) -> str:
+    where = ".".join(str(p) for p in data_loc) or "the file"
+    kind = err["type"]
+    if kind == "extra_forbidden":
+        allowed = _allowed_keys(loc[:-1])
+        return f"unknown key {loc[-1]!r} in {'.'.join(map(str, data_loc[:-1])) or 'the file'}; " \
+               f"allowed: {', '.join(allowed)}"
+    if kind == "missing":
+        return f"missing key {loc[-1]!r} in {'.'.join(map(str, data_loc[:-1])) or 'the file'}"
+    if kind == "union_tag_not_found":
+        return f"{where}: every step needs a `kind`: one of {', '.join(STEP_KINDS)}"
+    if kind == "union_tag_invalid":
+        return f"{where}: kind {err['input'].get('kind')!r} is not one of {', '.join(STEP_KINDS)}"
+    if kind == "string_pattern_mismatch" and "hours" in data_loc:
+        return f"{where}: {err['input']!r} is not a time range like 09:00-17:30"
+    if kind == "string_pattern_mismatch" and data_loc[-1:] == ("key",):
+        return f"{where}: {err['input']!r} is not a keypad key (0-9, * or #)"
+    if kind == "literal_error" and "hours" in data_loc:
+        return f"{where}: not a weekday; use {', '.join(('mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'))}"
+    return f"{where}: {err['msg']}"
+
+
+def _allowed_keys(loc: tuple[str | int, ...]) -> list[str]:
+    """Walk the model classes along a pydantic error location to list the keys allowed there."""
+    current: Any = Flow
+    for part in loc:
+        current = _unwrap(current)
+        if isinstance(current, type) and issubclass(current, BaseModel):
+            field = current.model_fields.get(str(part))
+            current = field.annotation if field else None
+        elif typing.get_origin(current) in (dict, list):
+            current = typing.get_args(current)[-1]
+        elif typing.get_origin(current) is typing.Union:
+            current = STEP_KINDS.get(str(part))
+        else:
+            return []
+    current = _unwrap(current)
+    if isinstance(current, type) and issubclass(current, BaseModel):
+        return list(current.model_fields)
+    return []
+
+
+def _unwrap(tp: Any) -> Any:
+    while typing.get_origin(tp) is typing.Annotated:
+        tp = typing.get_args(tp)[0]
+    args = typing.get_args(tp)
+    if typing.get_origin(tp) in (typing.Union, types.UnionType):
+        real = [a for a in args if a is not type(None)]
+        if len(real) == 1:
+            return _unwrap(real[0])
+    return tp
+
+
+def load_flows(paths: list[Path], audio_root: Path | None = None) -> dict[str, Flow]:
+    """Load several flows keyed by file stem; raise one `FlowError` with all their problems."""
+    flows: dict[str, Flow] = {}
+    problems: list[Problem] = []
+    for path in paths:
+        try:
+            flows[path.stem] = load_flow(path, audio_root)
+        except FlowError as exc:
+            problems.extend(exc.problems)
+    if problems:
+        raise FlowError(problems)
+    return flows

@@ -1,0 +1,1 @@
+"""Promises that hold on every call: person words, honest answers, distress and emergencies."""
