@@ -52,4 +52,4 @@ def describe_hours(flow: Flow) -> str:
     for days, spans in groups:
         label = names[days[0]] if len(days) == 1 else f"{names[days[0]]} - {names[days[-1]]}"
         parts.append(f"{label} {spans}")
-    return builtin(flow.language, "hours_intro") + "; ".join(parts) + "."
+    return f"{builtin(flow.language, 'hours_intro')} {'; '.join(parts)}."

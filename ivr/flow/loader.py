@@ -134,7 +134,9 @@ def _problems_from(exc: ValidationError, source: str, lines: Lines) -> list[Prob
     for err in exc.errors():
         loc = tuple(err["loc"])
         data_loc = _data_path(loc)
-        line = _line_for(data_loc, lines)
+        # a bad or missing `kind` is best shown on the kind line itself
+        kind_loc = (*data_loc, "kind") if err["type"].startswith("union_tag") else data_loc
+        line = _line_for(kind_loc, lines)
         problems.append(Problem(source, line, _explain(err, loc, data_loc)))
     return problems
 
