@@ -101,7 +101,7 @@ def _call(args: argparse.Namespace) -> int:
     if flow is None:
         return 1
     if args.twilio:
-        from ivr.telephony.twilio.simulator import run_terminal_call
+        from ivr.telephony.twilio.terminal import run_terminal_call
 
         return run_terminal_call(args)
     from ivr.terminal import TerminalCall

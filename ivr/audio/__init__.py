@@ -1,0 +1,1 @@
+"""Audio: mu-law and PCM, loudness, prompt rendering."""

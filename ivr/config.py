@@ -1,0 +1,40 @@
+"""Settings: one class, `IVR_` prefix, built once at start-up and passed in (tests build their own)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Everything the gateway can be told from the environment; the defaults run a demo."""
+
+    model_config = SettingsConfigDict(env_prefix="IVR_", extra="ignore")
+
+    host: str = "127.0.0.1"
+    port: int = 8080
+    public_url: str = Field("", description="https://host as Twilio reaches it (behind a proxy)")
+    flows_dir: Path = Path("flows")
+    audio_dir: Path = Path("audio")
+    default_flow: str = Field("", description="flow (file stem) for numbers no flow claims")
+    database_url: str = Field("sqlite:///var/ivr.sqlite3",
+                              description="SQLAlchemy URL; postgresql://... when instances share")
+    vosk_model: str = Field("", description="a model folder, or lang=path pairs separated by commas")
+    download_models: bool = Field(True, description="let Vosk download a model by language")
+    twilio_auth_token: str = Field(
+        "", validation_alias=AliasChoices("TWILIO_AUTH_TOKEN", "IVR_TWILIO_AUTH_TOKEN"))
+    twilio_account_sid: str = Field(
+        "", validation_alias=AliasChoices("TWILIO_ACCOUNT_SID", "IVR_TWILIO_ACCOUNT_SID"))
+    recognizer_threads: int = Field(2, ge=1, description="threads running Vosk (one per core)")
+    vad_end_ms: int = Field(300, ge=100, description="silence that ends an utterance")
+
+    def stream_url(self) -> str:
+        """The wss:// address Twilio opens the media stream to."""
+        base = self.base_url()
+        return base.replace("https://", "wss://", 1).replace("http://", "ws://", 1) + "/twilio/media"
+
+    def base_url(self) -> str:
+        """The public URL without a trailing slash (the local address when none is set)."""
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")

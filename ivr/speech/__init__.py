@@ -1,0 +1,1 @@
+"""Speech recognition on this machine: Vosk models, grammar-restricted recognizers, voice activity."""

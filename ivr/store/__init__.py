@@ -1,0 +1,1 @@
+"""Call records, transcripts and voicemails (SQLite by default, PostgreSQL by URL)."""

@@ -1,0 +1,119 @@
+"""Reading and writing call records. Writes from the event loop go through `AsyncCallStore`,
+one worker thread in order, so a slow disk never delays audio."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event, insert, select, update
+from sqlalchemy.engine import make_url
+
+from ivr.store.tables import call_events, calls, metadata, voicemails
+
+log = logging.getLogger(__name__)
+
+
+def utcnow() -> dt.datetime:
+    """The wall clock, in UTC (adapters read time; the engine never does)."""
+    return dt.datetime.now(dt.UTC)
+
+
+def open_database(url: str) -> Engine:
+    """Connect and create the tables if needed. SQLite gets WAL so readers never block writers."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url, future=True, pool_pre_ping=True)
+    if parsed.get_backend_name() == "sqlite":
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+            cursor = dbapi_conn.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.close()
+    metadata.create_all(engine)
+    return engine
+
+
+class CallStore:
+    """Synchronous access to call records."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def start_call(self, sid: str, flow: str, flow_version: str, caller: str, called: str,
+                   started_at: dt.datetime, speech: str) -> None:
+        with self.engine.begin() as conn:
+            exists = conn.execute(select(calls.c.sid).where(calls.c.sid == sid)).first()
+            if exists is None:
+                conn.execute(insert(calls).values(
+                    sid=sid, flow=flow, flow_version=flow_version, caller=caller, called=called,
+                    started_at=started_at, speech=speech, signals=[]))
+
+    def update_call(self, sid: str, **fields: Any) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(update(calls).where(calls.c.sid == sid).values(**fields))
+
+    def add_events(self, sid: str, rows: Sequence[dict[str, Any]]) -> None:
+        if rows:
+            with self.engine.begin() as conn:
+                conn.execute(insert(call_events), [{"call_sid": sid, **row} for row in rows])
+
+    def add_voicemail(self, sid: str, **fields: Any) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(insert(voicemails).values(call_sid=sid, created_at=utcnow(), **fields))
+
+    def get_call(self, sid: str) -> dict[str, Any] | None:
+        """One call with its timeline and voicemails, or None."""
+        with self.engine.connect() as conn:
+            row = conn.execute(select(calls).where(calls.c.sid == sid)).mappings().first()
+            if row is None:
+                return None
+            result = dict(row)
+            result["events"] = [dict(r) for r in conn.execute(
+                select(call_events).where(call_events.c.call_sid == sid)
+                .order_by(call_events.c.id)).mappings()]
+            result["voicemails"] = [dict(r) for r in conn.execute(
+                select(voicemails).where(voicemails.c.call_sid == sid)
+                .order_by(voicemails.c.id)).mappings()]
+            return result
+
+    def list_calls(self, limit: int = 100) -> list[dict[str, Any]]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(calls).order_by(calls.c.started_at.desc()).limit(limit))
+            return [dict(r) for r in rows.mappings()]
+
+
+class AsyncCallStore:
+    """Call-store writes from async code, run in order on one thread; reads awaitable too."""
+
+    def __init__(self, store: CallStore) -> None:
+        self.store = store
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ivr-store")
+
+    def submit(self, method: str, *args: Any, **kwargs: Any) -> asyncio.Future[Any]:
+        """Queue a write; failures are logged, never raised into a call."""
+        loop = asyncio.get_running_loop()
+        future = loop.run_in_executor(self._pool, self._safe, method, args, kwargs)
+        return future
+
+    def _safe(self, method: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        try:
+            return getattr(self.store, method)(*args, **kwargs)
+        except Exception:
+            log.exception("call store %s failed", method)
+            return None
+
+    async def flush(self) -> None:
+        """Wait until every queued write is done."""
+        await asyncio.get_running_loop().run_in_executor(self._pool, lambda: None)
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True)

@@ -1,0 +1,49 @@
+"""The database schema, in SQLAlchemy Core: calls, their timeline, their voicemails."""
+
+from __future__ import annotations
+
+from sqlalchemy import JSON, Column, DateTime, Float, ForeignKey, Integer, MetaData, String, Table, Text
+
+metadata = MetaData()
+
+calls = Table(
+    "calls", metadata,
+    Column("sid", String(64), primary_key=True),
+    Column("flow", String(200), nullable=False),
+    Column("flow_version", String(64), nullable=False),
+    Column("caller", String(64), nullable=False, default=""),
+    Column("called", String(64), nullable=False, default=""),
+    Column("started_at", DateTime(timezone=True), nullable=False, index=True),
+    Column("ended_at", DateTime(timezone=True)),
+    Column("outcome", String(40)),
+    Column("transfer_reason", String(40), index=True),
+    Column("transferred_to", String(200)),
+    Column("summary", Text),
+    Column("signals", JSON, default=list),
+    Column("disclosure_done_s", Float),  # seconds from start until the disclosure finished
+    Column("time_to_human_s", Float),  # seconds from start until the <Dial> was issued
+    Column("speech", String(40)),  # "vosk:<model>" or "keypad-only"
+)
+
+call_events = Table(
+    "call_events", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("call_sid", String(64), ForeignKey("calls.sid"), nullable=False, index=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("kind", String(40), nullable=False),  # turn, transfer, dial, fault, status, ...
+    Column("speaker", String(10)),
+    Column("text", Text),
+    Column("data", JSON, default=dict),
+)
+
+voicemails = Table(
+    "voicemails", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("call_sid", String(64), ForeignKey("calls.sid"), nullable=False, index=True),
+    Column("recording_sid", String(64)),
+    Column("recording_url", Text),
+    Column("audio_path", Text),
+    Column("duration_s", Float),
+    Column("transcript", Text),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)

@@ -1,0 +1,1 @@
+"""Telephony adapters: they turn a provider's world into engine events and back."""

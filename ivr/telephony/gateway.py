@@ -1,0 +1,106 @@
+"""What every call on this instance shares: flows, models, prompt cache, store, live calls."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+from collections.abc import Coroutine
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ivr.audio.render import PromptRenderer
+from ivr.config import Settings
+from ivr.flow.engine import Engine
+from ivr.flow.loader import load_flows
+from ivr.flow.model import Flow
+from ivr.speech.models import ModelRegistry
+from ivr.speech.recognizer import GrammarVocabulary, Recognizer, VoskRecognizer
+from ivr.store.calls import AsyncCallStore, CallStore, open_database
+from ivr.telephony.calls import CallRegistry
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class FlowBook:
+    """The flows this instance answers with, their versions, and which number goes where."""
+
+    flows: dict[str, Flow]
+    versions: dict[str, str]
+    default: str
+
+    @classmethod
+    def load(cls, folder: Path, default: str = "") -> FlowBook:
+        paths = sorted(folder.glob("*.yaml"))
+        flows = load_flows(paths)
+        if not flows:
+            raise FileNotFoundError(f"no flows (*.yaml) in {folder}")
+        versions = {p.stem: hashlib.sha256(p.read_bytes()).hexdigest()[:12] for p in paths}
+        return cls(flows, versions, default if default in flows else next(iter(flows)))
+
+    def for_number(self, number: str) -> str:
+        """The flow that answers `number` (the default flow when none claims it)."""
+        for name, flow in self.flows.items():
+            if number in flow.phone_numbers:
+                return name
+        return self.default
+
+
+@dataclass
+class Gateway:
+    """Shared services, built once at start-up and handed to webhooks and media sessions."""
+
+    settings: Settings
+    book: FlowBook
+    store: AsyncCallStore
+    renderer: PromptRenderer
+    models: ModelRegistry
+    registry: CallRegistry = field(default_factory=CallRegistry)
+    engines: dict[str, Engine] = field(default_factory=dict)
+    speech_pool: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(2))
+    vocabularies: dict[str, GrammarVocabulary] = field(default_factory=dict)
+    tasks: set[asyncio.Task[Any]] = field(default_factory=set)
+
+    @classmethod
+    def build(cls, settings: Settings, models: ModelRegistry | None = None) -> Gateway:
+        book = FlowBook.load(settings.flows_dir, settings.default_flow)
+        store = AsyncCallStore(CallStore(open_database(settings.database_url)))
+        renderer = PromptRenderer(settings.audio_dir / "cache", settings.audio_dir.parent)
+        models = models or ModelRegistry(settings.vosk_model, settings.download_models)
+        gateway = cls(settings, book, store, renderer, models,
+                      speech_pool=ThreadPoolExecutor(settings.recognizer_threads,
+                                                     thread_name_prefix="ivr-speech"))
+        gateway.engines = {name: Engine(flow) for name, flow in book.flows.items()}
+        return gateway
+
+    def recognizer(self, language: str) -> Recognizer | None:
+        """A recognizer for one call, or None when the language is keypad-only."""
+        loaded = self.models.get(language)
+        if loaded is None:
+            return None
+        key = language.split("-")[0].lower()
+        if key not in self.vocabularies:
+            self.vocabularies[key] = GrammarVocabulary(loaded.model)
+        return VoskRecognizer(loaded.model, self.vocabularies[key])
+
+    def speech_status(self, language: str) -> str:
+        loaded = self.models.get(language)
+        return loaded.source if loaded else "keypad-only"
+
+    async def run_speech(self, fn: Any, *args: Any) -> Any:
+        """Run blocking recognition off the event loop (Vosk releases the GIL)."""
+        return await asyncio.get_running_loop().run_in_executor(self.speech_pool, fn, *args)
+
+    def spawn(self, work: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
+        """Run background work (voicemail transcription) and keep it alive until done."""
+        task = asyncio.get_running_loop().create_task(work)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+        return task
+
+    def close(self) -> None:
+        self.speech_pool.shutdown(wait=False, cancel_futures=True)
+        self.store.close()

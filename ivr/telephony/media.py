@@ -1,0 +1,45 @@
+"""Neutral media-stream events: what any provider's serializer turns its messages into."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Union
+
+
+@dataclass(frozen=True)
+class StreamStarted:
+    call_sid: str
+    stream_sid: str
+    parameters: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Audio:
+    """One chunk of caller audio, 8 kHz mu-law."""
+
+    ulaw: bytes
+
+
+@dataclass(frozen=True)
+class Key:
+    digit: str
+
+
+@dataclass(frozen=True)
+class MarkPlayed:
+    name: str
+
+
+@dataclass(frozen=True)
+class StreamStopped:
+    pass
+
+
+@dataclass(frozen=True)
+class Ignored:
+    """A message that was not understood; logged, never fatal."""
+
+    why: str
+
+
+MediaEvent = Union[StreamStarted, Audio, Key, MarkPlayed, StreamStopped, Ignored]

@@ -1,0 +1,275 @@
+"""One call's media session: neutral media events in, engine events through, audio and marks out.
+
+Per 20 ms frame the work is: decode, measure loudness, gate; only speech reaches the
+recognizer, in 100 ms batches run on the speech threads. Prompts go out whole (Twilio paces
+them) followed by a mark; the echoed mark tells the engine the prompt finished.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from ivr.audio.mulaw import dbfs, ulaw_to_pcm
+from ivr.flow import events as ev
+from ivr.speech.recognizer import Recognizer, SpeechResult
+from ivr.speech.vad import LoudnessBaseline, VoiceActivity
+from ivr.store.calls import utcnow
+from ivr.telephony import media as m
+from ivr.telephony.calls import LiveCall
+from ivr.telephony.gateway import Gateway
+
+log = logging.getLogger(__name__)
+BATCH_FRAMES = 5  # recognizer is fed every 100 ms of speech
+MIN_NOISE_MS = 250  # shorter bursts with no words are noise, not a miss
+
+
+class Outbound(Protocol):
+    """What a session can do to the line."""
+
+    async def play(self, ulaw: bytes, mark: str) -> None: ...
+
+    async def clear(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+@dataclass
+class _Listening:
+    listen: ev.Listen
+    timer: asyncio.TimerHandle | None = None
+
+
+@dataclass
+class _Speech:
+    recognizer: Recognizer
+    vad: VoiceActivity
+    baseline: LoudnessBaseline = field(default_factory=LoudnessBaseline)
+    batch: list[bytes] = field(default_factory=list)
+    in_utterance: bool = False
+
+
+class CallSession:
+    """Runs one media stream. Methods are called by one pump; timers re-enter through the lock."""
+
+    def __init__(self, gateway: Gateway, outbound: Outbound) -> None:
+        self.gateway = gateway
+        self.out = outbound
+        self.call: LiveCall | None = None
+        self.speech: _Speech | None = None
+        self.pending_marks: list[str] = []
+        self.cleared: set[str] = set()
+        self.listening: _Listening | None = None
+        self.terminal: ev.Transfer | ev.Voicemail | ev.Hangup | None = None
+        self.closed = False
+        self.lock = asyncio.Lock()
+        self._mark_seq = 0
+        self._handlers: dict[type, Callable[[m.MediaEvent], Awaitable[None]]] = {
+            m.StreamStarted: self._on_start, m.Audio: self._on_audio, m.Key: self._on_key,
+            m.MarkPlayed: self._on_mark, m.StreamStopped: self._on_stop, m.Ignored: self._on_ignored,
+        }
+
+    async def handle(self, event: m.MediaEvent) -> None:
+        """Process one media event; any failure hands the caller to a person."""
+        async with self.lock:
+            try:
+                await self._handlers[type(event)](event)
+            except Exception as exc:
+                log.exception("call %s: fault in media session", self.call.sid if self.call else "?")
+                await self.fail(f"{type(exc).__name__}: {exc}")
+
+    async def fail(self, detail: str) -> None:
+        """End the stream with a fault transfer; the <Connect action> dials a person."""
+        if self.call is not None and self.terminal is None:
+            actions = self.call.fault(detail)
+            self.terminal = next((a for a in actions if isinstance(a, (ev.Transfer, ev.Voicemail))),
+                                 None)
+            self.call.decision = self.terminal
+        await self._close()
+
+    # ---- media events ------------------------------------------------------------------
+
+    async def _on_start(self, event: m.MediaEvent) -> None:
+        assert isinstance(event, m.StreamStarted)
+        call = self.gateway.registry.get(event.call_sid)
+        if call is None:
+            raise LookupError(f"stream for unknown call {event.call_sid}")
+        self.call = call
+        recognizer = self.gateway.recognizer(call.flow.language)
+        if recognizer is not None:
+            self.speech = _Speech(recognizer, VoiceActivity(self.gateway.settings.vad_end_ms))
+        call.update(disclosure_done_s=round(call.elapsed(), 3))
+        call.apply(ev.PromptFinished("disclosure", at=utcnow()))  # TwiML played it
+        pending, call.pending = call.pending, []
+        await self._run(pending)
+        if call.first_key:
+            await self._caller_event(ev.Pressed(call.first_key, at=utcnow()))
+
+    async def _on_audio(self, event: m.MediaEvent) -> None:
+        assert isinstance(event, m.Audio)
+        speech = self.speech
+        if speech is None or self.listening is None or self.terminal is not None:
+            return
+        pcm = ulaw_to_pcm(event.ulaw)
+        db = dbfs(pcm)
+        gate = speech.vad.frame(db)
+        if not speech.in_utterance:
+            speech.vad.preroll.append(pcm)
+            if gate != "start":
+                return
+            await self._speech_started(speech)
+            return
+        speech.batch.append(pcm)
+        if gate == "end":
+            await self._speech_ended(speech)
+        elif len(speech.batch) >= BATCH_FRAMES:
+            await self._feed(speech)
+
+    async def _on_key(self, event: m.MediaEvent) -> None:
+        assert isinstance(event, m.Key)
+        if self.terminal is not None:
+            return
+        await self._barge_in()
+        await self._caller_event(ev.Pressed(event.digit, at=utcnow()))
+
+    async def _on_mark(self, event: m.MediaEvent) -> None:
+        assert isinstance(event, m.MarkPlayed)
+        if event.name in self.cleared:
+            self.cleared.discard(event.name)
+            return
+        if event.name not in self.pending_marks:
+            return
+        done = self.pending_marks[: self.pending_marks.index(event.name) + 1]
+        del self.pending_marks[: len(done)]
+        if self.call is not None:
+            for name in done:
+                self.call.apply(ev.PromptFinished(name.split("#")[0], at=utcnow()))
+        if not self.pending_marks:
+            await self._prompts_done()
+
+    async def _on_stop(self, event: m.MediaEvent) -> None:
+        self._stop_timer()
+        self.closed = True
+
+    async def _on_ignored(self, event: m.MediaEvent) -> None:
+        assert isinstance(event, m.Ignored)
+        if event.why != "connected":
+            log.warning("call %s: ignored media message: %s",
+                        self.call.sid if self.call else "?", event.why)
+
+    # ---- speech ------------------------------------------------------------------------
+
+    async def _speech_started(self, speech: _Speech) -> None:
+        listening = self.listening
+        assert listening is not None
+        await self._barge_in()
+        self._stop_timer()
+        speech.in_utterance = True
+        speech.batch = list(speech.vad.preroll)
+        speech.vad.preroll.clear()
+        await self.gateway.run_speech(speech.recognizer.start, listening.listen.grammar)
+
+    async def _feed(self, speech: _Speech) -> None:
+        chunk, speech.batch = b"".join(speech.batch), []
+        result: SpeechResult | None = await self.gateway.run_speech(speech.recognizer.feed, chunk)
+        if result is not None and not result.final and result.text:
+            await self._caller_event(ev.Heard(result.text, result.confidence, final=False, at=utcnow()))
+
+    async def _speech_ended(self, speech: _Speech) -> None:
+        chunk, speech.batch = b"".join(speech.batch), []
+        speech.in_utterance = False
+        result: SpeechResult = await self.gateway.run_speech(_feed_and_finish, speech.recognizer, chunk)
+        if self.terminal is not None:  # a partial result already settled the call
+            return
+        utterance = speech.vad.utterance()
+        if not result.text and utterance.duration_ms < MIN_NOISE_MS:
+            await self._prompts_done()  # a click or a cough: keep waiting, re-arm the timer
+            return
+        over = speech.baseline.over(utterance.mean_db)
+        if over is not None:
+            await self._caller_event(ev.CallerLoud(over, at=utcnow()))
+            if self.terminal is not None:
+                return
+        await self._caller_event(ev.Heard(result.text, result.confidence, final=True, at=utcnow()))
+
+    # ---- engine actions ----------------------------------------------------------------
+
+    async def _caller_event(self, event: ev.Event) -> None:
+        if self.call is None or self.terminal is not None:
+            return
+        await self._run(self.call.apply(event))
+
+    async def _run(self, actions: list[ev.Action]) -> None:
+        if any(isinstance(a, (ev.Say, ev.Listen)) for a in actions):
+            self._stop_timer()
+            self.listening = None
+        for action in actions:
+            if isinstance(action, ev.Say):
+                await self._play(action)
+            elif isinstance(action, ev.Listen):
+                self.listening = _Listening(action)
+            elif isinstance(action, (ev.Transfer, ev.Voicemail, ev.Hangup)):
+                self.terminal = action
+                self.listening = None
+        if not self.pending_marks:
+            await self._prompts_done()
+
+    async def _play(self, say: ev.Say) -> None:
+        renderer = self.gateway.renderer
+        audio = await asyncio.get_running_loop().run_in_executor(
+            None, renderer.render, say.text, say.language, say.audio)
+        self._mark_seq += 1
+        mark = f"{say.prompt_id}#{self._mark_seq}"
+        self.pending_marks.append(mark)
+        await self.out.play(audio, mark)
+
+    async def _prompts_done(self) -> None:
+        if self.terminal is not None:
+            if self.call is not None:
+                self.call.decision = self.terminal
+            await self._close()
+        elif self.listening is not None and self.listening.timer is None:
+            loop = asyncio.get_running_loop()
+            self.listening.timer = loop.call_later(self.listening.listen.timeout, self._silence_due)
+
+    async def _barge_in(self) -> None:
+        if self.pending_marks:
+            self.cleared.update(self.pending_marks)
+            self.pending_marks.clear()
+            await self.out.clear()
+
+    def _silence_due(self) -> None:
+        if self.listening is not None:
+            self.listening.timer = None
+        asyncio.get_running_loop().create_task(self._on_silence_timer())
+
+    async def _on_silence_timer(self) -> None:
+        async with self.lock:
+            if self.speech is not None and self.speech.in_utterance:
+                return
+            try:
+                await self._caller_event(ev.Silence(at=utcnow()))
+            except Exception as exc:
+                log.exception("fault after silence")
+                await self.fail(f"{type(exc).__name__}: {exc}")
+
+    def _stop_timer(self) -> None:
+        if self.listening is not None and self.listening.timer is not None:
+            self.listening.timer.cancel()
+            self.listening.timer = None
+
+    async def _close(self) -> None:
+        self._stop_timer()
+        if not self.closed:
+            self.closed = True
+            await self.out.close()
+
+
+def _feed_and_finish(recognizer: Recognizer, chunk: bytes) -> SpeechResult:
+    """The last audio of an utterance and its final result, in one trip to a speech thread."""
+    if chunk:
+        recognizer.feed(chunk)
+    return recognizer.finish()

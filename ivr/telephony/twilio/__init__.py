@@ -1,0 +1,1 @@
+"""Twilio: voice webhooks answered with TwiML, bidirectional Media Streams, signatures."""

@@ -1,0 +1,410 @@
+"""A Twilio stand-in for tests, benchmarks and `ivr call --twilio`: it plays Twilio's side.
+
+It signs webhooks with the SDK, executes the TwiML it gets back (Say, Play, Gather, Connect/
+Stream, Dial with whisper and outcomes, Record, Hangup), and runs a bidirectional Media Stream
+in real time: 20 ms caller frames in, a playback buffer out whose marks are echoed only when
+their audio has played, and `clear` dropping what is buffered (echoing its marks, as Twilio does).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import json
+import time
+import uuid
+import xml.etree.ElementTree as ET
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Union
+from urllib.parse import urlencode
+
+import httpx
+from twilio.request_validator import RequestValidator
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+
+from ivr.audio.mulaw import FRAME_BYTES, FRAME_MS, SILENCE_BYTE, dbfs, ulaw_to_pcm
+
+VOICED_DB = -40.0  # the caller's turn ends with the last frame louder than this
+
+# ---- what the caller does ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Listen:
+    """Wait until the gateway has finished speaking (or `max_s` passes)."""
+
+    max_s: float = 30.0
+
+
+@dataclass(frozen=True)
+class Speak:
+    """Send caller speech (8 kHz mu-law) in real time, 20 ms a frame."""
+
+    ulaw: bytes
+    label: str = ""
+
+
+@dataclass(frozen=True)
+class Press:
+    digit: str
+
+
+@dataclass(frozen=True)
+class Pause:
+    seconds: float
+
+
+@dataclass(frozen=True)
+class SendRaw:
+    """Send a raw websocket message (garbage tests)."""
+
+    message: str | bytes
+
+
+@dataclass(frozen=True)
+class DropStream:
+    """The stream dies (network, crash): the websocket closes without a stop message."""
+
+
+@dataclass(frozen=True)
+class HangUp:
+    pass
+
+
+@dataclass(frozen=True)
+class Then:
+    """Decide the next steps now, from what the call has seen so far (interactive callers)."""
+
+    next_steps: Callable[[SimulatedCall], Awaitable[list[Step]]]
+
+
+Step = Union[Listen, Speak, Press, Pause, SendRaw, DropStream, HangUp, Then]
+
+
+@dataclass
+class SimulatedCall:
+    """Everything observed on one call, for assertions and benchmarks."""
+
+    sid: str
+    said: list[str] = field(default_factory=list)  # <Say> texts from TwiML
+    documents: list[tuple[str, str]] = field(default_factory=list)  # (url, TwiML)
+    marks: list[str] = field(default_factory=list)  # prompt marks played to the end
+    cleared: int = 0
+    dialed: list[list[str]] = field(default_factory=list)
+    whispers: list[str] = field(default_factory=list)
+    recorded: bool = False
+    stream_opened: bool = False
+    stream_refused: int | None = None
+    ended: str = ""
+    received_audio_bytes: int = 0
+    turn_latencies: list[float] = field(default_factory=list)
+    dial_at: float | None = None
+    request_at: float | None = None  # when key 0 was sent / a person request ended
+    late_ticks: int = 0
+    log: list[str] = field(default_factory=list)
+
+
+@dataclass
+class DialPlan:
+    """What happens when the gateway dials: one outcome per <Dial>, in order."""
+
+    outcomes: list[str] = field(default_factory=lambda: ["completed"])
+
+    def next(self) -> str:
+        return self.outcomes.pop(0) if len(self.outcomes) > 1 else self.outcomes[0]
+
+
+class TwilioSimulator:
+    """Places calls to a running gateway at `base_url`, as Twilio would."""
+
+    def __init__(self, base_url: str, auth_token: str, recording_url: str = "",
+                 account_sid: str = "ACsimulated") -> None:
+        self.base = base_url.rstrip("/")
+        self.validator = RequestValidator(auth_token)
+        self.recording_url = recording_url
+        self.account_sid = account_sid
+
+    async def call(self, steps: Sequence[Step], to: str = "", caller: str = "+15550001234",
+                   dial: DialPlan | None = None, during_disclosure: str | None = None,
+                   forge: bool = False) -> SimulatedCall:
+        """Place one call: run the caller's steps against whatever the gateway answers."""
+        sim = SimulatedCall(sid="CA" + uuid.uuid4().hex)
+        run = _CallRun(self, sim, list(steps), to, caller, dial or DialPlan(), during_disclosure, forge)
+        async with httpx.AsyncClient(timeout=30) as http:
+            run.http = http
+            await run.execute()
+        return sim
+
+    def sign(self, url: str, params: dict[str, str]) -> str:
+        signature: str = self.validator.compute_signature(url, params)
+        return signature
+
+
+class _CallRun:
+    """One call's TwiML interpreter."""
+
+    def __init__(self, sim: TwilioSimulator, call: SimulatedCall, steps: list[Step], to: str,
+                 caller: str, dial: DialPlan, during_disclosure: str | None, forge: bool) -> None:
+        self.sim, self.call, self.steps = sim, call, steps
+        self.dial, self.during_disclosure, self.forge = dial, during_disclosure, forge
+        self.base_params = {"CallSid": call.sid, "AccountSid": sim.account_sid, "From": caller,
+                            "To": to, "Direction": "inbound", "CallStatus": "in-progress"}
+        self.http: httpx.AsyncClient
+        self.hung_up = False
+
+    async def post(self, url: str, extra: dict[str, str] | None = None) -> str | None:
+        params = {**self.base_params, **(extra or {})}
+        signature = "forged" if self.forge else self.sim.sign(url, params)
+        reply = await self.http.post(url, data=params, headers={"X-Twilio-Signature": signature})
+        self.call.log.append(f"POST {url} -> {reply.status_code}")
+        if reply.status_code == 204:
+            return None
+        if reply.status_code != 200:
+            self.call.ended = f"http {reply.status_code}"
+            return None
+        self.call.documents.append((url, reply.text))
+        return reply.text
+
+    async def execute(self) -> None:
+        document = await self.post(f"{self.sim.base}/twilio/voice")
+        while document is not None and not self.hung_up:
+            document = await self.run_document(document)
+        if not self.call.ended:
+            self.call.ended = "completed"
+        await self.post(f"{self.sim.base}/twilio/status",
+                        {"CallStatus": "completed", "CallDuration": "1"})
+
+    async def run_document(self, document: str) -> str | None:
+        """Execute verbs in order; return the next document when a verb moves to another URL."""
+        for verb in ET.fromstring(document):
+            handler = getattr(self, f"_verb_{verb.tag.lower()}", None)
+            if handler is None:
+                raise ValueError(f"simulator does not know <{verb.tag}>")
+            result = await handler(verb)
+            if result is not None:
+                return str(result) if result != "" else None
+        return None
+
+    async def _verb_say(self, verb: ET.Element) -> None:
+        self.call.said.append(verb.text or "")
+
+    async def _verb_play(self, verb: ET.Element) -> None:
+        self.call.said.append(f"[play {verb.text}]")
+
+    async def _verb_gather(self, verb: ET.Element) -> str | None:
+        for child in verb:
+            await getattr(self, f"_verb_{child.tag.lower()}")(child)
+        if self.during_disclosure:
+            digit, self.during_disclosure = self.during_disclosure, None
+            if digit == "0":
+                self.call.request_at = time.monotonic()
+            return await self.post(verb.attrib["action"], {"Digits": digit}) or ""
+        return None
+
+    async def _verb_connect(self, verb: ET.Element) -> str | None:
+        stream = verb.find("Stream")
+        assert stream is not None, "<Connect> without <Stream>"
+        params = {p.attrib["name"]: p.attrib["value"] for p in stream.findall("Parameter")}
+        await _MediaStream(self, stream.attrib["url"], params).run()
+        if self.hung_up:
+            return ""
+        action = verb.attrib.get("action")
+        return (await self.post(action) or "") if action else None
+
+    async def _verb_dial(self, verb: ET.Element) -> str | None:
+        numbers = [n.text or "" for n in verb.findall("Number")]
+        self.call.dial_at = self.call.dial_at or time.monotonic()
+        self.call.dialed.append(numbers)
+        outcome = self.dial.next()
+        whisper_url = next((n.attrib.get("url") for n in verb.findall("Number")), None)
+        if outcome == "completed" and whisper_url:
+            whisper = await self.post(whisper_url, {"CallSid": "CA" + uuid.uuid4().hex,
+                                                    "ParentCallSid": self.call.sid})
+            if whisper:
+                self.call.whispers += [e.text or "" for e in ET.fromstring(whisper).iter("Say")]
+        action = verb.attrib.get("action")
+        if not action:
+            return None
+        return await self.post(action, {"DialCallStatus": outcome}) or ""
+
+    async def _verb_record(self, verb: ET.Element) -> str | None:
+        self.call.recorded = True
+        callback = verb.attrib.get("recordingStatusCallback")
+        rec = {"RecordingSid": "RE" + uuid.uuid4().hex, "RecordingUrl": self.sim.recording_url,
+               "RecordingDuration": "4", "RecordingStatus": "completed"}
+        if callback:
+            await self.post(callback, rec)
+        action = verb.attrib.get("action")
+        return (await self.post(action, rec) or "") if action else None
+
+    async def _verb_hangup(self, verb: ET.Element) -> str:
+        self.call.ended = "hangup by gateway"
+        return ""
+
+    async def _verb_redirect(self, verb: ET.Element) -> str:
+        return await self.post(verb.text or "") or ""
+
+
+class _MediaStream:
+    """Twilio's side of a bidirectional Media Stream, in real time."""
+
+    def __init__(self, run: _CallRun, url: str, params: dict[str, str]) -> None:
+        self.run_ = run
+        self.call = run.call
+        self.url = url
+        self.params = params
+        self.stream_sid = "MZ" + uuid.uuid4().hex
+        self.playback: list[bytes | str] = []  # audio chunks and mark names, in order
+        self.inbound: list[bytes] = []
+        self.last_voiced: bytes | None = None  # the frame whose sending ends the caller's turn
+        self.spoke_at: float | None = None  # when the caller's last voiced frame went out
+        self.closed = asyncio.Event()
+        self.idle = asyncio.Event()
+        self.chunk = 0
+
+    async def run(self) -> None:
+        signature = "forged" if self.run_.forge else self.run_.sim.sign(self.url, {})
+        try:
+            async with connect(self.url, additional_headers={"X-Twilio-Signature": signature},
+                               compression=None, proxy=None, open_timeout=10) as ws:
+                self.call.stream_opened = True
+                await ws.send(json.dumps({"event": "connected", "protocol": "Call", "version": "1.0.0"}))
+                await ws.send(json.dumps(self._start_message()))
+                tasks = [asyncio.create_task(self._receive(ws)), asyncio.create_task(self._tick(ws)),
+                         asyncio.create_task(self._caller(ws))]
+                await self.closed.wait()
+                for task in tasks:
+                    task.cancel()
+                await asyncio.gather(*tasks, return_exceptions=True)
+        except InvalidStatus as exc:
+            self.call.stream_refused = exc.response.status_code
+        except (ConnectionClosed, OSError):
+            pass
+
+    def _start_message(self) -> dict[str, Any]:
+        return {"event": "start", "sequenceNumber": "1", "streamSid": self.stream_sid,
+                "start": {"streamSid": self.stream_sid, "callSid": self.call.sid,
+                          "accountSid": self.run_.sim.account_sid, "tracks": ["inbound"],
+                          "customParameters": self.params,
+                          "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1}}}
+
+    async def _receive(self, ws: Any) -> None:
+        try:
+            async for raw in ws:
+                message = json.loads(raw)
+                kind = message.get("event")
+                if kind == "media":
+                    audio = base64.b64decode(message["media"]["payload"])
+                    if self.spoke_at is not None:
+                        self.call.turn_latencies.append(time.monotonic() - self.spoke_at)
+                        self.spoke_at = None
+                    self.call.received_audio_bytes += len(audio)
+                    self.playback.append(audio)
+                    self.idle.clear()
+                elif kind == "mark":
+                    self.playback.append(str(message["mark"]["name"]))
+                    self.idle.clear()
+                elif kind == "clear":
+                    self.call.cleared += 1
+                    marks = [m for m in self.playback if isinstance(m, str)]
+                    self.playback.clear()
+                    for name in marks:  # Twilio echoes the marks of cleared audio
+                        await ws.send(json.dumps({"event": "mark", "streamSid": self.stream_sid,
+                                                  "mark": {"name": name}}))
+        except ConnectionClosed:
+            pass
+        finally:
+            self.closed.set()
+
+    async def _tick(self, ws: Any) -> None:
+        """Every 20 ms: one caller frame in, 20 ms of playback out, marks echoed when reached."""
+        start = time.monotonic()
+        tick = 0
+        silence = SILENCE_BYTE * FRAME_BYTES
+        while True:
+            tick += 1
+            due = start + tick * FRAME_MS / 1000
+            delay = due - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            elif delay < -0.04:
+                self.call.late_ticks += 1
+            frame = self.inbound.pop(0) if self.inbound else silence
+            if frame is self.last_voiced:
+                self.spoke_at, self.last_voiced = time.monotonic(), None
+            await ws.send(json.dumps({"event": "media", "streamSid": self.stream_sid,
+                                      "media": {"track": "inbound", "chunk": str(tick),
+                                                "timestamp": str(tick * FRAME_MS),
+                                                "payload": base64.b64encode(frame).decode()}}))
+            await self._play_out(ws)
+
+    async def _play_out(self, ws: Any) -> None:
+        budget = FRAME_BYTES
+        while self.playback and (budget > 0 or isinstance(self.playback[0], str)):
+            head = self.playback[0]
+            if isinstance(head, str):
+                self.playback.pop(0)
+                self.call.marks.append(head)
+                await ws.send(json.dumps({"event": "mark", "streamSid": self.stream_sid,
+                                          "mark": {"name": head}}))
+                continue
+            if len(head) <= budget:
+                budget -= len(head)
+                self.playback.pop(0)
+            else:
+                self.playback[0] = head[budget:]
+                budget = 0
+        if not self.playback:
+            self.idle.set()
+
+    async def _caller(self, ws: Any) -> None:
+        run = self.run_
+        while run.steps:
+            step = run.steps.pop(0)
+            if isinstance(step, Listen):
+                await asyncio.sleep(0.1)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._gateway_quiet(), step.max_s)
+            elif isinstance(step, Speak):
+                frames = [step.ulaw[i:i + FRAME_BYTES] for i in range(0, len(step.ulaw), FRAME_BYTES)]
+                frames[-1] = frames[-1].ljust(FRAME_BYTES, SILENCE_BYTE)
+                voiced = [f for f in frames if dbfs(ulaw_to_pcm(f)) > VOICED_DB]
+                self.last_voiced = voiced[-1] if voiced else None
+                self.inbound.extend(frames)
+                while self.inbound:
+                    await asyncio.sleep(FRAME_MS / 1000)
+            elif isinstance(step, Press):
+                if step.digit == "0":
+                    self.call.request_at = time.monotonic()
+                await ws.send(json.dumps({"event": "dtmf", "streamSid": self.stream_sid,
+                                          "dtmf": {"track": "inbound_track", "digit": step.digit}}))
+            elif isinstance(step, Pause):
+                await asyncio.sleep(step.seconds)
+            elif isinstance(step, SendRaw):
+                await ws.send(step.message)
+            elif isinstance(step, DropStream):
+                await ws.close(code=1011)
+                return
+            elif isinstance(step, Then):
+                run.steps[:0] = await step.next_steps(self.call)
+            elif isinstance(step, HangUp):
+                run.hung_up = True
+                await ws.send(json.dumps({"event": "stop", "streamSid": self.stream_sid,
+                                          "stop": {"callSid": self.call.sid}}))
+                await ws.close()
+                return
+
+    async def _gateway_quiet(self) -> None:
+        while True:
+            await self.idle.wait()
+            await asyncio.sleep(0.05)
+            if self.idle.is_set() or self.closed.is_set():
+                return
+
+
+def form_body(params: dict[str, str]) -> str:
+    """URL-encoded form body, as Twilio posts it."""
+    return urlencode(params)

@@ -1,0 +1,74 @@
+"""Voicemails: download Twilio's recording, transcribe it here with Vosk, store both."""
+
+from __future__ import annotations
+
+import io
+import logging
+import warnings
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from ivr.audio.mulaw import SAMPLE_RATE
+from ivr.telephony.calls import LiveCall
+from ivr.telephony.gateway import Gateway
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", DeprecationWarning)
+    from pydub import AudioSegment
+
+log = logging.getLogger(__name__)
+
+
+async def transcribe_voicemail(gateway: Gateway, call: LiveCall, params: dict[str, str]) -> None:
+    """Fetch, keep and transcribe one recording; failures are logged and the audio URL kept."""
+    url = params.get("RecordingUrl", "")
+    recording_sid = params.get("RecordingSid", "")
+    duration = float(params.get("RecordingDuration", "0") or 0)
+    path: Path | None = None
+    transcript = ""
+    try:
+        settings = gateway.settings
+        auth = (settings.twilio_account_sid, settings.twilio_auth_token) \
+            if settings.twilio_account_sid else None
+        async with httpx.AsyncClient(timeout=30) as client:
+            reply = await client.get(f"{url}.wav", auth=auth)
+            reply.raise_for_status()
+        folder = settings.audio_dir.parent / "var" / "recordings"
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"{recording_sid or call.sid}.wav"
+        path.write_bytes(reply.content)
+        transcript = await gateway.run_speech(_transcribe, gateway, call.flow.language, reply.content)
+    except Exception:
+        log.exception("call %s: voicemail %s could not be fetched or transcribed", call.sid, url)
+    gateway.store.submit("add_voicemail", call.sid, recording_sid=recording_sid, recording_url=url,
+                         audio_path=str(path) if path else None, duration_s=duration,
+                         transcript=transcript)
+    call.note("voicemail", transcript or "(no transcript)", recording=recording_sid)
+
+
+def _transcribe(gateway: Gateway, language: str, wav: bytes) -> str:
+    import vosk
+
+    loaded = gateway.models.get(language)
+    if loaded is None:
+        return ""
+    segment: Any = AudioSegment.from_file(io.BytesIO(wav))
+    pcm = segment.set_channels(1).set_sample_width(2).set_frame_rate(SAMPLE_RATE).raw_data
+    recognizer = vosk.KaldiRecognizer(loaded.model, SAMPLE_RATE)  # free-form: a message is open speech
+    parts = []
+    for i in range(0, len(pcm), 16000):
+        if recognizer.AcceptWaveform(pcm[i:i + 16000]):
+            parts.append(_text(recognizer.Result()))
+    parts.append(_text(recognizer.FinalResult()))
+    return " ".join(p for p in parts if p)
+
+
+def _text(raw: str) -> str:
+    import json
+
+    return str(json.loads(raw).get("text", "")).strip()
+
+
+

@@ -1,0 +1,218 @@
+"""Twilio's HTTP side: voice webhook, callbacks and the media-stream websocket, all signed.
+
+Every handler ends in TwiML that keeps the caller moving: a prompt, a person, a message or a
+goodbye. Nothing here decides what to say; the engine does.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from typing import Any
+
+from fastapi import APIRouter, Request, Response, WebSocket
+from starlette.websockets import WebSocketDisconnect
+
+from ivr.flow import events as ev
+from ivr.store.calls import utcnow
+from ivr.telephony import media as m
+from ivr.telephony.calls import LiveCall
+from ivr.telephony.gateway import Gateway
+from ivr.telephony.session import CallSession
+from ivr.telephony.twilio.codec import TwilioMediaCodec
+from ivr.telephony.twilio.signature import TwilioSignatures
+from ivr.telephony.twilio.twiml import TwimlBuilder
+from ivr.telephony.twilio.voicemail import transcribe_voicemail
+
+log = logging.getLogger(__name__)
+FINAL_STATUSES = {"completed", "busy", "failed", "no-answer", "canceled"}
+ANSWERED = {"completed", "answered"}
+
+
+def _xml(body: str) -> Response:
+    return Response(content=body, media_type="application/xml")
+
+
+def _decision(actions: list[ev.Action]) -> ev.Transfer | ev.Voicemail | ev.Hangup | None:
+    return next((a for a in actions if isinstance(a, (ev.Transfer, ev.Voicemail, ev.Hangup))), None)
+
+
+def twilio_router(gateway: Gateway, signatures: TwilioSignatures, twiml: TwimlBuilder) -> APIRouter:
+    """The /twilio/* routes, bound to one gateway."""
+    router = APIRouter(prefix="/twilio")
+
+    async def signed(request: Request) -> dict[str, str]:
+        form = await request.form()
+        params = {k: str(v) for k, v in form.items()}
+        url = signatures.public_url(request.url.path, request.url.query)
+        signatures.check(url, params, request.headers.get("x-twilio-signature"))
+        return params
+
+    def call_for(params: dict[str, str], sid_key: str = "CallSid") -> LiveCall:
+        sid = params.get(sid_key, "")
+        call = gateway.registry.get(sid)
+        if call is None:  # e.g. a restart mid-call: rebuild it so the caller still moves on
+            call = _new_call(gateway, sid, params)
+            call.apply(ev.CallStarted(at=utcnow(), caller=params.get("From", ""), call_id=sid))
+        return call
+
+    @router.post("/voice")
+    async def voice(request: Request) -> Response:
+        params = await signed(request)
+        sid = params.get("CallSid", "")
+        call = gateway.registry.get(sid) or _new_call(gateway, sid, params)
+        actions = call.apply(ev.CallStarted(at=utcnow(), caller=params.get("From", ""), call_id=sid))
+        disclosure, call.pending = actions[0], actions[1:]
+        assert isinstance(disclosure, ev.Say) and disclosure.prompt_id == "disclosure"
+        fallback = _fallback_transfer(call)
+        return _xml(twiml.answer(disclosure, call.flow_name, fallback))
+
+    @router.post("/key")
+    async def key(request: Request) -> Response:
+        params = await signed(request)
+        call = call_for(params)
+        digit = params.get("Digits", "")[:1]
+        if digit == "0":
+            actions = call.apply(ev.Pressed("0", at=utcnow()))
+            call.decision = _decision(actions)
+            _note_dial(call, call.decision)
+            return _xml(twiml.actions(actions))
+        call.first_key = digit or None
+        return _xml(twiml.stream(call.flow_name))
+
+    @router.post("/connected")
+    async def connected(request: Request) -> Response:
+        params = await signed(request)
+        call = call_for(params)
+        if call.decision is None:  # the stream broke or ended without a decision
+            call.note("fault", "media stream ended without a decision")
+            actions = call.fault("media stream ended without a decision")
+            call.decision = _decision(actions)
+            _note_dial(call, call.decision)
+            return _xml(twiml.actions(actions))
+        _note_dial(call, call.decision)
+        return _xml(twiml.actions([call.decision]))
+
+    @router.post("/dial-status")
+    async def dial_status(request: Request) -> Response:
+        params = await signed(request)
+        call = call_for(params)
+        status = params.get("DialCallStatus", "failed")
+        attempt = int(request.query_params.get("attempt", "0") or 0)
+        call.note("dial", f"dial {status}", attempt=attempt)
+        if status in ANSWERED:
+            return _xml(twiml.actions([ev.Hangup()]))
+        transfer = call.decision
+        if isinstance(transfer, ev.Transfer) and transfer.people.ring == "in_order" \
+                and attempt + 1 < len(transfer.people.numbers):
+            return _xml(twiml.actions([transfer], attempt + 1))
+        actions = call.apply(ev.TransferFailed(status, at=utcnow()))
+        call.decision = _decision(actions)
+        return _xml(twiml.actions(actions))
+
+    @router.post("/whisper")
+    async def whisper(request: Request) -> Response:
+        params = await signed(request)
+        call = gateway.registry.get(params.get("ParentCallSid", ""))
+        summary = call.decision.summary if call and isinstance(call.decision, ev.Transfer) else \
+            "A caller from the automated line."
+        language = call.flow.language if call else "en-US"
+        return _xml(twiml.whisper(summary, language))
+
+    @router.post("/recorded")
+    async def recorded(request: Request) -> Response:
+        params = await signed(request)
+        call = call_for(params)
+        actions = call.apply(ev.MessageRecorded("", at=utcnow()))
+        return _xml(twiml.actions(actions or [ev.Hangup()]))
+
+    @router.post("/recording")
+    async def recording(request: Request) -> Response:
+        params = await signed(request)
+        call = call_for(params)
+        gateway.spawn(transcribe_voicemail(gateway, call, params))
+        return Response(status_code=204)
+
+    @router.post("/status")
+    async def status(request: Request) -> Response:
+        params = await signed(request)
+        call_status = params.get("CallStatus", "")
+        call = gateway.registry.get(params.get("CallSid", ""))
+        if call is not None and call_status in FINAL_STATUSES:
+            call.apply(ev.CallEnded(at=utcnow()))
+            call.update(ended_at=utcnow())
+            call.note("status", f"call {call_status}", duration=params.get("CallDuration", ""))
+        return Response(status_code=204)
+
+    @router.websocket("/media")
+    async def media(websocket: WebSocket) -> None:
+        url = signatures.public_url("/twilio/media", websocket.url.query, scheme="ws")
+        try:
+            signatures.check(url, {}, websocket.headers.get("x-twilio-signature"))
+        except Exception:
+            await websocket.close(code=1008)  # before accept: the handshake gets HTTP 403
+            return
+        await websocket.accept()
+        await _pump(gateway, websocket)
+
+    return router
+
+
+async def _pump(gateway: Gateway, websocket: WebSocket) -> None:
+    """The thin loop between the websocket and the session."""
+    codec = TwilioMediaCodec()
+    session = CallSession(gateway, _TwilioOutbound(websocket, codec))
+    try:
+        while not session.closed:
+            message = await websocket.receive()
+            if message["type"] == "websocket.disconnect":
+                break
+            raw: Any = message.get("text") if message.get("text") is not None else message.get("bytes")
+            await session.handle(codec.decode(raw or ""))
+    except (WebSocketDisconnect, RuntimeError):
+        pass
+    finally:
+        await session.handle(m.StreamStopped())
+
+
+class _TwilioOutbound:
+    """Session output as Twilio media/mark/clear messages."""
+
+    def __init__(self, websocket: WebSocket, codec: TwilioMediaCodec) -> None:
+        self.websocket = websocket
+        self.codec = codec
+
+    async def play(self, ulaw: bytes, mark: str) -> None:
+        for message in self.codec.media(ulaw):
+            await self.websocket.send_text(message)
+        await self.websocket.send_text(self.codec.mark(mark))
+
+    async def clear(self) -> None:
+        await self.websocket.send_text(self.codec.clear())
+
+    async def close(self) -> None:
+        with contextlib.suppress(RuntimeError):  # already closed by the other side
+            await self.websocket.close()
+
+
+def _new_call(gateway: Gateway, sid: str, params: dict[str, str]) -> LiveCall:
+    called = params.get("To", "")
+    name = gateway.book.for_number(called)
+    flow = gateway.book.flows[name]
+    call = gateway.registry.add(LiveCall(sid, name, flow, gateway.engines[name], gateway.store))
+    gateway.store.submit("start_call", sid, name, gateway.book.versions[name], params.get("From", ""),
+                         called, utcnow(), gateway.speech_status(flow.language))
+    return call
+
+
+def _fallback_transfer(call: LiveCall) -> ev.Transfer:
+    """Who the caller reaches if the media stream cannot even start."""
+    group = call.flow.routing.person
+    people = call.flow.people[group]
+    return ev.Transfer(ev.Person(group, people.label, tuple(people.numbers), people.ring, people.timeout),
+                       "fault", "Caller reached a person because the automated line failed.")
+
+
+def _note_dial(call: LiveCall, decision: object) -> None:
+    if isinstance(decision, ev.Transfer):
+        call.update(time_to_human_s=round(call.elapsed(), 3))
