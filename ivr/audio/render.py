@@ -6,10 +6,10 @@ Both are cached on disk (by content hash) and in memory, so a prompt costs its r
 from __future__ import annotations
 
 import hashlib
+import io
 import logging
 import shutil
 import subprocess
-import tempfile
 import warnings
 from pathlib import Path
 
@@ -64,7 +64,8 @@ class PromptRenderer:
 
     def _convert_file(self, path: Path) -> bytes:
         try:
-            segment = AudioSegment.from_file(path)
+            with path.open("rb") as handle:  # pydub leaves files it opens itself open
+                segment = AudioSegment.from_file(handle, format=path.suffix.lstrip(".") or None)
         except Exception as exc:  # pydub raises several kinds for unreadable audio
             raise RenderError(f"cannot read audio {path}: {exc}") from exc
         return segment_to_ulaw(segment)
@@ -72,12 +73,11 @@ class PromptRenderer:
     def _speak(self, text: str, language: str) -> bytes:
         if self.espeak is None:
             raise RenderError("espeak-ng is not installed; install it or record the prompts")
-        with tempfile.NamedTemporaryFile(suffix=".wav") as wav:
-            proc = subprocess.run([self.espeak, "-v", espeak_voice(language), "-s", "165",
-                                   "-w", wav.name, text], capture_output=True, timeout=30)
-            if proc.returncode != 0:
-                raise RenderError(f"espeak-ng failed: {proc.stderr.decode(errors='replace')}")
-            return segment_to_ulaw(AudioSegment.from_wav(wav.name))
+        proc = subprocess.run([self.espeak, "-v", espeak_voice(language), "-s", "165", "--stdout", text],
+                              capture_output=True, timeout=30)
+        if proc.returncode != 0 or not proc.stdout:
+            raise RenderError(f"espeak-ng failed: {proc.stderr.decode(errors='replace')}")
+        return segment_to_ulaw(AudioSegment.from_wav(io.BytesIO(proc.stdout)))
 
 
 def segment_to_ulaw(segment: AudioSegment) -> bytes:

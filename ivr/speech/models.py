@@ -96,7 +96,7 @@ def _model_finder_class() -> type:
     return Finder
 
 
-def _ModelFinder() -> Any:  # noqa: N802 - reads as the class it builds
+def _ModelFinder() -> Any:
     return _model_finder_class()()
 
 

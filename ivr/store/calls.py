@@ -115,5 +115,9 @@ class AsyncCallStore:
         """Wait until every queued write is done."""
         await asyncio.get_running_loop().run_in_executor(self._pool, lambda: None)
 
+    def drain(self) -> None:
+        """Block until every write queued so far is done (tests, shutdown)."""
+        self._pool.submit(lambda: None).result()
+
     def close(self) -> None:
         self._pool.shutdown(wait=True)

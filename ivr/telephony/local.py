@@ -39,7 +39,7 @@ class RunningGateway:
         self.app = create_app(self.settings, self.gateway, warm=True, warm_out=warm_out)
         port = settings.port
         self.server = uvicorn.Server(uvicorn.Config(self.app, host="127.0.0.1", port=port,
-                                                    log_level="warning", ws="websockets"))
+                                                    log_level="warning", ws="websockets-sansio"))
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
     @property

@@ -8,12 +8,16 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from collections.abc import Callable, Coroutine
 from typing import Any
 
-from fastapi import APIRouter, Request, Response, WebSocket
+from fastapi import APIRouter, HTTPException, Request, Response, WebSocket
+from fastapi.routing import APIRoute
 from starlette.websockets import WebSocketDisconnect
 
+from ivr.errors import SignatureError
 from ivr.flow import events as ev
+from ivr.flow.prompts import builtin
 from ivr.store.calls import utcnow
 from ivr.telephony import media as m
 from ivr.telephony.calls import LiveCall
@@ -39,13 +43,17 @@ def _decision(actions: list[ev.Action]) -> ev.Transfer | ev.Voicemail | ev.Hangu
 
 def twilio_router(gateway: Gateway, signatures: TwilioSignatures, twiml: TwimlBuilder) -> APIRouter:
     """The /twilio/* routes, bound to one gateway."""
-    router = APIRouter(prefix="/twilio")
+    router = APIRouter(prefix="/twilio", route_class=_FallThroughRoute)
 
     async def signed(request: Request) -> dict[str, str]:
         form = await request.form()
         params = {k: str(v) for k, v in form.items()}
         url = signatures.public_url(request.url.path, request.url.query)
-        signatures.check(url, params, request.headers.get("x-twilio-signature"))
+        try:
+            signatures.check(url, params, request.headers.get("x-twilio-signature"))
+        except SignatureError:
+            raise HTTPException(status_code=403, detail="invalid Twilio signature") from None
+        request.state.fallback = lambda: _fault_twiml(gateway, twiml, params)
         return params
 
     def call_for(params: dict[str, str], sid_key: str = "CallSid") -> LiveCall:
@@ -149,7 +157,7 @@ def twilio_router(gateway: Gateway, signatures: TwilioSignatures, twiml: TwimlBu
         url = signatures.public_url("/twilio/media", websocket.url.query, scheme="ws")
         try:
             signatures.check(url, {}, websocket.headers.get("x-twilio-signature"))
-        except Exception:
+        except SignatureError:
             await websocket.close(code=1008)  # before accept: the handshake gets HTTP 403
             return
         await websocket.accept()
@@ -193,6 +201,35 @@ class _TwilioOutbound:
     async def close(self) -> None:
         with contextlib.suppress(RuntimeError):  # already closed by the other side
             await self.websocket.close()
+
+
+class _FallThroughRoute(APIRoute):
+    """Any fault in a signed webhook answers with TwiML that dials a person, never an error."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def guarded(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except HTTPException:
+                raise
+            except Exception:
+                fallback = getattr(request.state, "fallback", None)
+                log.exception("webhook %s failed; the caller goes to a person", request.url.path)
+                if fallback is None:
+                    raise
+                return _xml(fallback())
+
+        return guarded
+
+
+def _fault_twiml(gateway: Gateway, twiml: TwimlBuilder, params: dict[str, str]) -> str:
+    flow = gateway.book.flows[gateway.book.for_number(params.get("To", ""))]
+    group = flow.people[flow.routing.person]
+    person = ev.Person(flow.routing.person, group.label, tuple(group.numbers), group.ring, group.timeout)
+    return twiml.actions([ev.Say(builtin(flow.language, "fault"), "fault", language=flow.language),
+                          ev.Transfer(person, "fault", "Caller reached a person after a fault.")])
 
 
 def _new_call(gateway: Gateway, sid: str, params: dict[str, str]) -> LiveCall:

