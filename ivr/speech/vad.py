@@ -15,6 +15,7 @@ OPEN_FRAMES = 2
 PREROLL_FRAMES = 10  # 200 ms fed to the recognizer from before the gate opened
 MIN_THRESHOLD_DB = -45.0
 FLOOR_MARGIN_DB = 15.0
+MAX_UTTERANCE_FRAMES = 15_000 // FRAME_MS  # nobody answers a menu for 15 s: cut and recognise
 
 
 @dataclass(frozen=True)
@@ -46,8 +47,9 @@ class VoiceActivity:
     def frame(self, db: float) -> str | None:
         """'start' when speech begins, 'end' when it has stopped, else None."""
         voiced = db >= self.threshold_db
-        if not voiced:  # the floor follows quiet frames quickly down, slowly up
-            self.floor_db += (db - self.floor_db) * (0.2 if db < self.floor_db else 0.02)
+        # The floor follows quieter frames quickly and louder ones slowly, so steady line noise
+        # lifts the threshold within seconds while a word barely moves it.
+        self.floor_db += (db - self.floor_db) * (0.2 if db < self.floor_db else 0.01)
         if not self.speaking:
             self._voiced_run = self._voiced_run + 1 if voiced else 0
             if self._voiced_run >= OPEN_FRAMES:
@@ -57,13 +59,13 @@ class VoiceActivity:
                 return "start"
             return None
         self._frames += 1
-        if voiced:
+        if voiced and self._frames < MAX_UTTERANCE_FRAMES:
             self._quiet_run = 0
             self._voiced += 1
             self._db_sum += db
             return None
         self._quiet_run += 1
-        if self._quiet_run >= self.end_frames:
+        if self._quiet_run >= self.end_frames or self._frames >= MAX_UTTERANCE_FRAMES:
             self.speaking, self._voiced_run = False, 0
             return "end"
         return None

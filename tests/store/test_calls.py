@@ -1,0 +1,77 @@
+"""Call records on SQLite (the default) and PostgreSQL (several instances sharing state)."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from ivr.store.calls import AsyncCallStore, CallStore, open_database
+from ivr.store.tables import metadata
+
+POSTGRES = os.environ.get("IVR_TEST_POSTGRES_URL", "")
+T0 = dt.datetime(2026, 11, 24, 10, 0, tzinfo=dt.UTC)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[CallStore]:
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'db' / 'calls.sqlite3'}"
+    else:
+        if not POSTGRES:
+            pytest.skip("IVR_TEST_POSTGRES_URL is not set (./dev test starts PostgreSQL and sets it)")
+        url = POSTGRES
+    engine = open_database(url)
+    metadata.drop_all(engine)
+    metadata.create_all(engine)
+    yield CallStore(engine)
+    engine.dispose()
+
+
+def test_a_call_with_its_timeline_and_voicemail_round_trips(store: CallStore) -> None:
+    store.start_call("CA1", "plumbing", "abc123", "+15550001", "+15550100", T0, "keypad-only")
+    store.add_events("CA1", [
+        {"at": T0, "kind": "turn", "speaker": "system", "text": "This is automated.", "data": {}},
+        {"at": T0, "kind": "turn", "speaker": "caller", "text": "agent", "data": {"step": "main"}},
+    ])
+    store.update_call("CA1", outcome="transferred", transfer_reason="requested", signals=["x"])
+    store.add_voicemail("CA1", recording_sid="RE1", transcript="call me back")
+    call = store.get_call("CA1")
+    assert call is not None
+    assert call["flow"] == "plumbing" and call["outcome"] == "transferred" and call["signals"] == ["x"]
+    assert [e["text"] for e in call["events"]] == ["This is automated.", "agent"]
+    assert call["events"][1]["data"] == {"step": "main"}
+    assert call["voicemails"][0]["transcript"] == "call me back"
+
+
+def test_starting_a_call_twice_keeps_one_record(store: CallStore) -> None:
+    store.start_call("CA2", "clinic", "v1", "+1", "+2", T0, "keypad-only")
+    store.start_call("CA2", "clinic", "v1", "+1", "+2", T0, "keypad-only")
+    assert [c["sid"] for c in store.list_calls()] == ["CA2"]
+
+
+def test_unknown_call_is_none(store: CallStore) -> None:
+    assert store.get_call("CAnope") is None
+
+
+def test_async_writes_land_in_order_and_failures_never_raise(
+        store: CallStore, caplog: pytest.LogCaptureFixture) -> None:
+    async def scenario() -> None:
+        writer = AsyncCallStore(store)
+        writer.submit("start_call", "CA3", "korean", "v", "+1", "+2", T0, "vosk")
+        for i in range(20):
+            writer.submit("add_events", "CA3", [{"at": T0, "kind": "turn", "speaker": "caller",
+                                                 "text": str(i), "data": {}}])
+        writer.submit("add_events", "CA-missing", [{"at": T0, "kind": "turn", "text": "x", "data": {}}])
+        await writer.flush()
+        writer.close()
+
+    asyncio.run(scenario())
+    call = store.get_call("CA3")
+    assert call is not None
+    assert [e["text"] for e in call["events"]] == [str(i) for i in range(20)]
+    assert "call store add_events failed" in caplog.text  # a write for no call: logged, not raised
