@@ -51,7 +51,11 @@ def create_app(settings: Settings, gateway: Gateway | None = None, warm: bool = 
                         "speech": gateway.speech_status(flow.language),
                         "numbers": flow.phone_numbers}
                  for name, flow in gateway.book.flows.items()}
-        return {"status": "ok", "calls_in_progress": len(gateway.registry), "flows": flows}
+        stats = gateway.media_stats
+        media = {"frames": stats.frames, "late_frames": stats.late_frames,
+                 "max_lag_ms": round(stats.max_lag_ms, 1)}
+        return {"status": "ok", "calls_in_progress": len(gateway.registry), "flows": flows,
+                "media": media}
 
     @app.get("/audio/{name:path}")
     async def audio(name: str) -> FileResponse:

@@ -24,6 +24,7 @@ from ivr.guard.words import NO_KEY, PERSON_KEY, REPEAT_KEY, YES_KEY, find_any, w
 Mode = Literal["idle", "listening", "anything_else", "offer_person", "transferring",
                "voicemail", "ended"]
 MISSES_BEFORE_PERSON = 2
+ANNOUNCED = ("not understood", "distress")  # transfers that say "Connecting you to ..." first
 
 
 @dataclass(frozen=True)
@@ -325,8 +326,12 @@ class Engine:
             return
         name = group or (flow.routing.emergency if reason == "emergency" else flow.routing.person)
         people = flow.people[name]
-        if announce:
-            out.say(text or builtin(flow.language, "connecting", label=people.label))
+        # A caller who asked is put through at once (the ring is the answer); one who was not
+        # understood, or sounded upset, is told what happens next.
+        if text:
+            out.say(text)
+        elif announce and reason in ANNOUNCED:
+            out.say(builtin(flow.language, "connecting", label=people.label))
         summary = summarize(out.state, reason, detail)
         out.emit(ev.Transfer(ev.Person(name, people.label, tuple(people.numbers), people.ring,
                                        people.timeout), reason, summary, detail))

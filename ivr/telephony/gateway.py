@@ -50,6 +50,23 @@ class FlowBook:
 
 
 @dataclass
+class MediaStats:
+    """How far behind real time caller audio is handled, over every call on this instance."""
+
+    frames: int = 0
+    late_frames: int = 0  # handled more than LATE_MS after its place in the stream
+    max_lag_ms: float = 0.0
+
+    LATE_MS = 100.0
+
+    def record(self, lag_ms: float) -> None:
+        self.frames += 1
+        if lag_ms > self.LATE_MS:
+            self.late_frames += 1
+        self.max_lag_ms = max(self.max_lag_ms, lag_ms)
+
+
+@dataclass
 class Gateway:
     """Shared services, built once at start-up and handed to webhooks and media sessions."""
 
@@ -63,6 +80,7 @@ class Gateway:
     speech_pool: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(2))
     vocabularies: dict[str, GrammarVocabulary] = field(default_factory=dict)
     tasks: set[asyncio.Task[Any]] = field(default_factory=set)
+    media_stats: MediaStats = field(default_factory=MediaStats)
 
     @classmethod
     def build(cls, settings: Settings, models: ModelRegistry | None = None) -> Gateway:

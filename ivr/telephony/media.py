@@ -15,9 +15,10 @@ class StreamStarted:
 
 @dataclass(frozen=True)
 class Audio:
-    """One chunk of caller audio, 8 kHz mu-law."""
+    """One chunk of caller audio, 8 kHz mu-law; `timestamp_ms` is its time in the stream."""
 
     ulaw: bytes
+    timestamp_ms: int | None = None
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -67,6 +68,7 @@ class CallSession:
         self.closed = False
         self.lock = asyncio.Lock()
         self._mark_seq = 0
+        self._stream_zero: float | None = None  # monotonic time of stream timestamp 0
         self._handlers: dict[type, Callable[[m.MediaEvent], Awaitable[None]]] = {
             m.StreamStarted: self._on_start, m.Audio: self._on_audio, m.Key: self._on_key,
             m.MarkPlayed: self._on_mark, m.StreamStopped: self._on_stop, m.Ignored: self._on_ignored,
@@ -110,6 +112,8 @@ class CallSession:
 
     async def _on_audio(self, event: m.MediaEvent) -> None:
         assert isinstance(event, m.Audio)
+        if event.timestamp_ms is not None:
+            self._measure_lag(event.timestamp_ms)
         speech = self.speech
         if speech is None or self.listening is None or self.terminal is not None:
             return
@@ -127,6 +131,15 @@ class CallSession:
             await self._speech_ended(speech)
         elif len(speech.batch) >= BATCH_FRAMES:
             await self._feed(speech)
+
+    def _measure_lag(self, timestamp_ms: int) -> None:
+        # The earliest frame sets the stream's clock; later frames are late by how much more
+        # time has passed here than in the stream.
+        now = time.monotonic()
+        zero = now - timestamp_ms / 1000
+        if self._stream_zero is None or zero < self._stream_zero:
+            self._stream_zero = zero
+        self.gateway.media_stats.record((zero - self._stream_zero) * 1000)
 
     async def _on_key(self, event: m.MediaEvent) -> None:
         assert isinstance(event, m.Key)

@@ -58,7 +58,9 @@ class TwilioMediaCodec:
         media = message["media"]
         if media.get("track", "inbound") != "inbound":
             return m.Ignored("outbound track")
-        return m.Audio(base64.b64decode(media["payload"], validate=True))
+        stamp = media.get("timestamp")
+        return m.Audio(base64.b64decode(media["payload"], validate=True),
+                       int(stamp) if stamp is not None else None)
 
     def _dtmf(self, message: dict[str, Any]) -> m.MediaEvent:
         digit = str(message["dtmf"]["digit"])

@@ -102,7 +102,8 @@ class SimulatedCall:
     received_audio_bytes: int = 0
     turn_latencies: list[float] = field(default_factory=list)
     dial_at: float | None = None
-    request_at: float | None = None  # when key 0 was sent / a person request ended
+    request_at: float | None = None  # when key 0 was sent during the disclosure or the stream
+    spoke_last_at: float | None = None  # when the caller's last voiced frame went out
     late_ticks: int = 0
     log: list[str] = field(default_factory=list)
 
@@ -335,6 +336,7 @@ class _MediaStream:
             frame = self.inbound.pop(0) if self.inbound else silence
             if frame is self.last_voiced:
                 self.spoke_at, self.last_voiced = time.monotonic(), None
+                self.call.spoke_last_at = self.spoke_at
             await ws.send(json.dumps({"event": "media", "streamSid": self.stream_sid,
                                       "media": {"track": "inbound", "chunk": str(tick),
                                                 "timestamp": str(tick * FRAME_MS),

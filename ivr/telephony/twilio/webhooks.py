@@ -6,6 +6,7 @@ goodbye. Nothing here decides what to say; the engine does.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import Callable, Coroutine
@@ -29,6 +30,7 @@ from ivr.telephony.twilio.twiml import TwimlBuilder
 from ivr.telephony.twilio.voicemail import transcribe_voicemail
 
 log = logging.getLogger(__name__)
+ENDED_CALL_KEEP_S = 600.0
 FINAL_STATUSES = {"completed", "busy", "failed", "no-answer", "canceled"}
 ANSWERED = {"completed", "answered"}
 
@@ -150,6 +152,8 @@ def twilio_router(gateway: Gateway, signatures: TwilioSignatures, twiml: TwimlBu
             call.apply(ev.CallEnded(at=utcnow()))
             call.update(ended_at=utcnow())
             call.note("status", f"call {call_status}", duration=params.get("CallDuration", ""))
+            # Recording callbacks may still come; forget the call a little later.
+            asyncio.get_running_loop().call_later(ENDED_CALL_KEEP_S, gateway.registry.drop, call.sid)
         return Response(status_code=204)
 
     @router.websocket("/media")
