@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import secrets
 import sys
@@ -37,7 +38,9 @@ def create_app(settings: Settings, gateway: Gateway | None = None, warm: bool = 
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if warm:
             warm_up(gateway, warm_out)
+        watcher = asyncio.get_running_loop().create_task(gateway.media_stats.watch_loop())
         yield
+        watcher.cancel()
         await gateway.store.flush()
         gateway.close()
 
@@ -53,7 +56,9 @@ def create_app(settings: Settings, gateway: Gateway | None = None, warm: bool = 
                  for name, flow in gateway.book.flows.items()}
         stats = gateway.media_stats
         media = {"frames": stats.frames, "late_frames": stats.late_frames,
-                 "max_lag_ms": round(stats.max_lag_ms, 1)}
+                 "max_lag_ms": round(stats.max_lag_ms, 1), "loop_checks": stats.loop_checks,
+                 "loop_stalls": stats.loop_stalls,
+                 "max_loop_stall_ms": round(stats.max_loop_stall_ms, 1)}
         return {"status": "ok", "calls_in_progress": len(gateway.registry), "flows": flows,
                 "media": media}
 

@@ -18,7 +18,9 @@ from ivr.flow.hours import describe_hours, is_open
 from ivr.flow.model import Answer, Flow, Hangup, Hours, Menu, Say, Transfer, Voicemail
 from ivr.flow.prompts import builtin
 from ivr.flow.summary import summarize
-from ivr.guard.signals import DEFAULT_DETECTORS, Detector, Signal, strongest
+from ivr.guard.distress import threshold
+from ivr.guard.emergencies import emergency_phrases
+from ivr.guard.signals import Detector, Signal, default_detectors, strongest
 from ivr.guard.words import NO_KEY, PERSON_KEY, REPEAT_KEY, YES_KEY, find_any, words_for
 
 Mode = Literal["idle", "listening", "anything_else", "offer_person", "transferring",
@@ -43,6 +45,7 @@ class CallState:
     transfer_reason: str | None = None
     transferred_to: str | None = None
     signals: tuple[str, ...] = ()
+    concern: float = 0.0  # weak distress signals so far; a person takes over at the threshold
     answered: tuple[str, ...] = ()
     replay: tuple[ev.Action, ...] = ()
     prompt_count: int = 0
@@ -93,9 +96,9 @@ class _Out:
 class Engine:
     """Runs calls through one flow. Holds no per-call state; `CallState` does."""
 
-    def __init__(self, flow: Flow, detectors: Sequence[Detector] = DEFAULT_DETECTORS) -> None:
+    def __init__(self, flow: Flow, detectors: Sequence[Detector] | None = None) -> None:
         self.flow = flow
-        self.detectors = tuple(detectors)
+        self.detectors = tuple(default_detectors() if detectors is None else detectors)
         self.words = words_for(flow.language)
         self._handlers: dict[type, Callable[[_Out, Any], None]] = {
             ev.CallStarted: self._on_started, ev.Heard: self._on_heard,
@@ -220,8 +223,14 @@ class Engine:
                 out.say(signal.safety)
             detail = f"{signal.name}, {signal.reason}" if signal.name else signal.reason
             self._transfer(out, "emergency", detail)
-        else:
-            self._transfer(out, "distress", signal.reason)
+            return True
+        weight = sum(s.weight for s in found if s.kind == "distress")
+        concern = out.state.concern + weight
+        out.update(concern=concern)
+        if concern < threshold(self.flow):
+            return False  # noted; the call goes on until the evidence is clear
+        reasons = [s.split(": ", 1)[1] for s in out.state.signals if s.startswith("distress: ")]
+        self._transfer(out, "distress", "; ".join(dict.fromkeys(reasons)))
         return True
 
     def _answer_robot_question(self, out: _Out) -> None:
@@ -310,7 +319,8 @@ class Engine:
             phrases = [p for c in choices for p in c.phrases]
             keys = [c.key for c in choices if c.key]
         grammar = (*phrases, *words.person, *words.robot, *words.repeat,
-                   *(p for e in self.flow.emergencies for p in e.phrases), *words.emergency)
+                   *(p for e in self.flow.emergencies for p in e.phrases),
+                   *emergency_phrases(self.flow.language))
         listen = ev.Listen(tuple(dict.fromkeys(grammar)), (*keys, PERSON_KEY, REPEAT_KEY),
                            float(timeout), step_id)
         out.emit(listen)

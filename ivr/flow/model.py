@@ -155,6 +155,8 @@ class Flow(Strict):
     callback_promise: str = Field(description="When a message will be returned, said honestly.")
     disclosure: Prompt
     emergencies: list[Emergency] = Field(default_factory=list)
+    distress_sensitivity: Literal["low", "normal", "high"] = Field(
+        "normal", description="How readily signs of distress hand a caller to a person.")
     start: StepId
     steps: dict[StepId, Step] = Field(min_length=1)
 

@@ -11,12 +11,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
-from ivr.flow.events import CallerLoud, Event, Heard
-from ivr.guard.words import find_any, words_for
+from ivr.flow.events import Event, Heard
+from ivr.guard.emergencies import EmergencyKind, emergencies_for
+from ivr.guard.words import find_any, normalize, words_for
 
 if TYPE_CHECKING:
     from ivr.flow.engine import CallState
-    from ivr.flow.model import Flow
+    from ivr.flow.model import Emergency, Flow
 
 
 @dataclass(frozen=True)
@@ -27,37 +28,39 @@ class Signal:
     reason: str
     name: str = ""
     safety: str | None = None
+    weight: float = 1.0  # distress only: evidence that adds up over a call
 
 
 Detector = Callable[["Flow", "CallState", Event], "Signal | None"]
 
 
 def emergency_words(flow: Flow, state: CallState, event: Event) -> Signal | None:
-    """The flow's own emergencies (with their safety line) first, then life-safety words."""
-    if not isinstance(event, Heard):
+    """The flow's own emergencies (with their safety line) first, then the built-in ones."""
+    if not isinstance(event, Heard) or not event.final:
         return None
     words = words_for(flow.language)
-    for emergency in flow.emergencies:
-        found = find_any(event.text, emergency.phrases, words.match)
-        if found:
-            return Signal("emergency", f"said {found!r}", emergency.name, emergency.safety)
-    found = find_any(event.text, words.emergency, words.match)
-    if found:
-        return Signal("emergency", f"said {found!r}", found)
+    kinds: list[Emergency | EmergencyKind] = [*flow.emergencies, *emergencies_for(flow.language)]
+    for kind in kinds:
+        found = find_any(event.text, list(kind.phrases), words.match)
+        if found and not _negated(event.text, found, words.match):
+            return Signal("emergency", f"said {found!r}", kind.name, kind.safety)
     return None
 
 
-SHOUT_DB = 12.0  # an utterance this much louder than the caller's own start is shouting
+def _negated(text: str, phrase: str, match: str) -> bool:
+    # "it's not an emergency" must not ring the on-call plumber at 3 a.m.
+    if match != "words":
+        return False
+    before = normalize(text).split(normalize(phrase))[0].split()[-3:]
+    return any(word in ("not", "isn't", "no", "never", "wasn't") for word in before) and \
+        phrase not in ("no heat", "no heating")
 
 
-def shouting(flow: Flow, state: CallState, event: Event) -> Signal | None:
-    """A caller much louder than at the start of the call is upset; hand over early."""
-    if isinstance(event, CallerLoud) and event.db_over_baseline >= SHOUT_DB:
-        return Signal("distress", f"shouting ({event.db_over_baseline:.0f} dB over their start)")
-    return None
+def default_detectors() -> Sequence[Detector]:
+    """Emergencies first, then distress (imported late: distress builds on this module)."""
+    from ivr.guard.distress import distress
 
-
-DEFAULT_DETECTORS: Sequence[Detector] = (emergency_words, shouting)
+    return (emergency_words, distress)
 
 
 def strongest(signals: list[Signal]) -> Signal | None:

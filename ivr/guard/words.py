@@ -21,7 +21,6 @@ class LanguageWords:
     repeat: tuple[str, ...]
     yes: tuple[str, ...]
     no: tuple[str, ...]
-    emergency: tuple[str, ...]  # life-safety words that hold for every business
     # How phrases match: whole words (en), start of a word (ko: particles attach at the end),
     # or anywhere (zh: no spaces between words).
     match: Literal["words", "prefix", "chars"] = "words"
@@ -37,8 +36,6 @@ WORDS: dict[str, LanguageWords] = {
         repeat=("repeat", "say that again", "again", "pardon", "come again"),
         yes=("yes", "yeah", "yep", "sure", "correct", "please do", "okay"),
         no=("no", "nope", "no thanks", "that's all", "nothing else", "nothing"),
-        emergency=("fire", "chest pain", "can't breathe", "cannot breathe", "bleeding",
-                   "unconscious", "overdose", "kill myself", "suicide", "emergency", "911"),
     ),
     "ko": LanguageWords(
         person=("상담원", "상담사", "사람", "직원", "사람 연결"),
@@ -46,7 +43,6 @@ WORDS: dict[str, LanguageWords] = {
         repeat=("다시", "다시 말해", "반복"),
         yes=("네", "맞아요", "그래요"),  # not 예/응: they begin 예약 and 응급
         no=("아니요", "아니", "없어요", "괜찮아요"),
-        emergency=("응급", "불이야", "화재", "숨을 못", "가슴 통증", "피가 나", "자살"),
         match="prefix",
     ),
     "zh": LanguageWords(
@@ -55,7 +51,6 @@ WORDS: dict[str, LanguageWords] = {
         repeat=("重复", "再说一遍", "再说一次"),
         yes=("是", "对", "好", "是的"),
         no=("不", "没有", "不用", "不是"),
-        emergency=("着火", "火灾", "急救", "胸痛", "喘不过气", "流血", "自杀"),
         match="chars",
     ),
 }

@@ -56,14 +56,31 @@ class MediaStats:
     frames: int = 0
     late_frames: int = 0  # handled more than LATE_MS after its place in the stream
     max_lag_ms: float = 0.0
+    loop_checks: int = 0
+    loop_stalls: int = 0  # times the event loop was busy for more than a frame (20 ms)
+    max_loop_stall_ms: float = 0.0
 
     LATE_MS = 100.0
+    STALL_MS = 20.0
 
     def record(self, lag_ms: float) -> None:
         self.frames += 1
         if lag_ms > self.LATE_MS:
             self.late_frames += 1
         self.max_lag_ms = max(self.max_lag_ms, lag_ms)
+
+    async def watch_loop(self) -> None:
+        """Measure how late the event loop wakes up: the gateway's own share of any lateness,
+        whatever the callers' side (or a simulator) does."""
+        loop = asyncio.get_running_loop()
+        while True:
+            before = loop.time()
+            await asyncio.sleep(0.02)
+            stall = (loop.time() - before - 0.02) * 1000
+            self.loop_checks += 1
+            if stall > self.STALL_MS:
+                self.loop_stalls += 1
+            self.max_loop_stall_ms = max(self.max_loop_stall_ms, stall)
 
 
 @dataclass

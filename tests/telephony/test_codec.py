@@ -24,7 +24,7 @@ def test_inbound_messages_become_events() -> None:
         == m.Ignored("connected")
     assert codec.decode(json.dumps(START)) == m.StreamStarted(
         "CA123", "MZ18ad3ab5a668481ce02b83e7395059f0", {"flow": "plumbing"})
-    assert codec.decode(json.dumps(MEDIA)) == m.Audio(b"\x7f" * 160)
+    assert codec.decode(json.dumps(MEDIA)) == m.Audio(b"\x7f" * 160, 5)
     assert codec.decode('{"event":"dtmf","streamSid":"MZ1","dtmf":{"track":"inbound_track","digit":"0"}}') \
         == m.Key("0")
     assert codec.decode('{"event":"mark","streamSid":"MZ1","mark":{"name":"p1#1"}}') == m.MarkPlayed("p1#1")
