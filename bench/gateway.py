@@ -94,7 +94,8 @@ async def _one_call(sim: TwilioSimulator, voice: dict[str, bytes], ending: str,
                     delay: float) -> SimulatedCall:
     await asyncio.sleep(delay)
     steps = [Listen(), Speak(voice["시간"]), Listen(), Speak(voice["네"]), Listen()]
-    steps += {"key0": [Press("0")], "spoken": [Speak(voice["상담 원"])], "booking": [Speak(voice["예약"])]}[ending]
+    endings = {"key0": Press("0"), "spoken": Speak(voice["상담 원"]), "booking": Speak(voice["예약"])}
+    steps.append(endings[ending])
     steps.append(Listen())
     return await sim.call(steps, to=NUMBER)
 

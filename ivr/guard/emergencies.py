@@ -64,7 +64,8 @@ EMERGENCIES: dict[str, tuple[EmergencyKind, ...]] = {
         EmergencyKind("no heat", ("没有暖气", "暖气坏", "锅炉坏")),
         EmergencyKind("medical", ("急救", "胸痛", "胸口痛", "喘不过气", "不能呼吸", "流血", "昏迷", "晕倒"),
                       "如有生命危险，请立即挂断并拨打120。"),
-        EmergencyKind("self-harm", ("自杀", "不想活", "想死"), "如果您有伤害自己的念头，请拨打心理援助热线。"),
+        EmergencyKind("self-harm", ("自杀", "不想活", "想死"),
+                      "如果您有伤害自己的念头，请拨打心理援助热线。"),
     ),
 }
 
