@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hmac
 import logging
 import secrets
 import sys
@@ -19,6 +20,7 @@ from ivr.config import Settings
 from ivr.errors import ConfigError, FlowError
 from ivr.flow.catalog import spoken_prompts
 from ivr.telephony.gateway import Gateway
+from ivr.telephony.handoff import handoff_record, handoff_token
 from ivr.telephony.twilio.signature import TwilioSignatures
 from ivr.telephony.twilio.twiml import TwimlBuilder
 from ivr.telephony.twilio.webhooks import twilio_router
@@ -61,6 +63,17 @@ def create_app(settings: Settings, gateway: Gateway | None = None, warm: bool = 
                  "max_loop_stall_ms": round(stats.max_loop_stall_ms, 1)}
         return {"status": "ok", "calls_in_progress": len(gateway.registry), "flows": flows,
                 "media": media}
+
+    @app.get("/handoff/{sid}")
+    async def handoff(sid: str, token: str = "") -> dict[str, Any]:
+        """The handoff record of a call, for the person who took it (token from the URL)."""
+        expected = handoff_token(settings.handoff_secret_value(), sid)
+        if not hmac.compare_digest(token, expected):
+            raise HTTPException(403)
+        call = gateway.registry.get(sid)
+        if call is None:
+            raise HTTPException(404, "the call is no longer in progress; see its record")
+        return handoff_record(gateway, call)
 
     @app.get("/audio/{name:path}")
     async def audio(name: str) -> FileResponse:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 from pydantic import AliasChoices, Field
@@ -27,8 +28,17 @@ class Settings(BaseSettings):
         "", validation_alias=AliasChoices("TWILIO_AUTH_TOKEN", "IVR_TWILIO_AUTH_TOKEN"))
     twilio_account_sid: str = Field(
         "", validation_alias=AliasChoices("TWILIO_ACCOUNT_SID", "IVR_TWILIO_ACCOUNT_SID"))
+    handoff_webhook: str = Field("", description="URL that receives each handoff record (JSON)")
+    handoff_secret: str = Field("", description="HMAC key for handoff URLs and webhooks; "
+                                "defaults to one derived from the Twilio auth token")
     recognizer_threads: int = Field(2, ge=1, description="threads running Vosk (one per core)")
     vad_end_ms: int = Field(300, ge=100, description="silence that ends an utterance")
+
+    def handoff_secret_value(self) -> str:
+        """The key that signs handoff URLs and webhook bodies."""
+        if self.handoff_secret:
+            return self.handoff_secret
+        return hashlib.sha256(f"ivr-handoff:{self.twilio_auth_token}".encode()).hexdigest()
 
     def stream_url(self) -> str:
         """The wss:// address Twilio opens the media stream to."""

@@ -18,7 +18,7 @@ from ivr.flow.hours import describe_hours, is_open
 from ivr.flow.model import Answer, Flow, Hangup, Hours, Menu, Say, Transfer, Voicemail
 from ivr.flow.prompts import builtin
 from ivr.flow.summary import summarize
-from ivr.guard.distress import threshold
+from ivr.guard.distress import distress_phrases, threshold
 from ivr.guard.emergencies import emergency_phrases
 from ivr.guard.signals import Detector, Signal, default_detectors, strongest
 from ivr.guard.words import NO_KEY, PERSON_KEY, REPEAT_KEY, YES_KEY, find_any, words_for
@@ -318,9 +318,10 @@ class Engine:
         else:
             phrases = [p for c in choices for p in c.phrases]
             keys = [c.key for c in choices if c.key]
-        grammar = (*phrases, *words.person, *words.robot, *words.repeat,
-                   *(p for e in self.flow.emergencies for p in e.phrases),
-                   *emergency_phrases(self.flow.language))
+        lang = self.flow.language
+        core = words.grammar if words.grammar is not None else (
+            *words.person, *words.robot, *words.repeat, *emergency_phrases(lang), *distress_phrases(lang))
+        grammar = (*phrases, *core, *(p for e in self.flow.emergencies for p in e.phrases))
         listen = ev.Listen(tuple(dict.fromkeys(grammar)), (*keys, PERSON_KEY, REPEAT_KEY),
                            float(timeout), step_id)
         out.emit(listen)

@@ -22,12 +22,15 @@ def _minutes(hhmm: str) -> int:
 
 
 def is_open(flow: Flow, at: dt.datetime) -> bool:
-    """Whether the business is open at `at` (holidays closed all day)."""
+    """Whether the business is open at `at`: one-off overrides, then holidays, then the week."""
     local = local_time(flow, at)
-    if local.date() in flow.holidays:
+    if local.date() in flow.holidays and local.date() not in flow.overrides:
         return False
     now = local.hour * 60 + local.minute
-    for span in flow.hours.get(WEEKDAYS[local.weekday()], []):  # type: ignore[call-overload]
+    spans = flow.overrides.get(local.date())
+    if spans is None:
+        spans = flow.hours.get(WEEKDAYS[local.weekday()], [])  # type: ignore[call-overload]
+    for span in spans:
         start, end = span.split("-")
         if _minutes(start) <= now < _minutes(end):
             return True

@@ -150,6 +150,8 @@ class Flow(Strict):
     hours: dict[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"],
                 list[Annotated[str, Field(pattern=TIME_RANGE)]]] = Field(default_factory=dict)
     holidays: list[dt.date] = Field(default_factory=list)
+    overrides: dict[dt.date, list[Annotated[str, Field(pattern=TIME_RANGE)]]] = Field(
+        default_factory=dict, description="One-off hours for a date (an empty list: closed).")
     people: dict[str, Group] = Field(min_length=1)
     routing: Routing
     callback_promise: str = Field(description="When a message will be returned, said honestly.")

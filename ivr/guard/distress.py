@@ -26,34 +26,63 @@ CLEAR = 1.0  # one clear signal is enough
 SOME = 0.5  # needs another signal with it
 THRESHOLDS = {"low": 1.5, "normal": 1.0, "high": 0.6}
 
-# Phrases that are, on their own, a clear sign the caller is angry or fed up with the bot.
+# English, as word patterns: each family generalises beyond the exact sentences we have seen.
+STRONG_EN = re.compile("|".join([
+    r"\b(fuck\w*|shit\w*|bullshit|damn\w*|goddamn\w*|crap|wtf|what the hell|bloody hell)\b",
+    r"\b(idiot\w*|stupid|incompetent|useless|pathetic|moron\w*|fools?|clowns?|disgrace\w*)\b",
+    r"\b(is this a joke|what a joke|a complete joke|are you kidding( me)?|you'?re kidding)\b",
+    r"\b(furious|livid|fuming|outraged|outrageous|infuriat\w*|pissed\w*)\b",
+    r"\b(i'?m|i am|so|really|getting)\s+(mad|angry|upset)\b",
+    r"\b(frustrat\w*|annoy\w*|disappoint\w*|irritat\w*|exasperat\w*)\b",
+    r"\b(sue|suing|lawyer|attorney|report you|better business bureau|ombudsman|legal action)\b",
+    r"\bcancel (my|the|this|our) (account|subscription|service|contract|membership)\b",
+    r"\b(close my account|never (use|call|recommend) you|take my business|i'?m leaving|money back|refund)\b",
+    r"\b(manager|supervisor|your boss|someone in charge)\b",
+    r"\b(you'?re|you are|you'?re not|nobody'?s) not listening|not listening to me|are you deaf\b",
+    r"\b(i|i'?ve) (already|just) (said|told|explained)|how many times|for the last time\b",
+    r"\b(stop asking|same question|repeating myself|not what i (said|asked|meant|wanted))\b",
+    r"\b(third|fourth|fifth|tenth) time|again and again|over and over\b",
+    r"\b(waste of (my )?time|wasting my time|nothing you('ve| have)? said)\b",
+    r"\b(ridiculous|unacceptable|absurd|insane|appalling|disgusting)\b",
+    r"\b(worst|terrible|awful|horrible|shocking) (service|company|experience|customer)\b",
+    r"\b(i hate|hate this|hate you|shut up|had it with|fed up|sick (of|and tired)|tired of)\b",
+    r"\b(i'?ve had enough|enough is enough|hanging up|i'?ll hang up)\b",
+]), re.I)
+CUES_EN = re.compile("|".join([
+    r"\b(terrible|awful|horrible|worst|complain\w*|upset|confus\w*|complicated|so hard)\b",
+    r"\b(all day|all week|keep (getting|saying|asking|telling|calling)|still (not|no|haven'?t|hasn'?t))\b",
+    r"\b(nobody|no one|never (showed|came|called|arrived|turned up)|didn'?t (show|come|call|turn up))\b",
+    r"\b(promised|twice|wrong|ruined|damaged|won'?t answer|cut off|and nothing|right now)\b",
+    r"\b(same problem|came back|trying to reach|you people|why is (this|it) so|why (this|it) is so)\b",
+]), re.I)
+
+# Korean and Chinese phrases that are, on their own, a clear sign of anger or frustration.
 ANGER: dict[str, tuple[str, ...]] = {
-    "en": (
-        "fuck", "fucking", "shit", "damn it", "goddamn", "bullshit", "pissed off", "piss off",
-        "ridiculous", "useless", "stupid machine", "stupid robot", "stupid bot", "this is stupid",
-        "furious", "so angry", "really angry", "i'm angry", "i am angry", "fed up", "sick of this",
-        "sick and tired", "waste of time", "wasting my time", "unacceptable", "terrible service",
-        "worst service", "pathetic", "joke", "are you kidding me", "you're not listening",
-        "you are not listening", "not listening to me", "i already said", "i already told you",
-        "i just said", "i said that already", "how many times", "for the last time",
-        "this is useless", "doesn't work", "does not work", "nothing works",
-        "let me talk to", "i want to complain", "make a complaint", "file a complaint",
-        "complaint", "cancel my account", "cancel my subscription", "cancel my service",
-        "cancel my contract", "close my account", "i'm leaving", "switch to another company",
-        "speak to a manager", "talk to a manager", "get me a manager", "supervisor", "lawyer",
-        "sue you", "report you", "shut up", "hate this", "i hate", "what the hell", "hell is wrong",
-        "for god's sake", "come on",
-    ),
     "ko": (
         "짜증", "화나", "화가 나", "열받", "답답", "불만", "신고", "고소", "쓸모없", "쓸데없",
         "말이 안 돼", "이미 말했", "몇 번", "장난해", "장난하", "최악", "씨발", "시발", "개새끼",
-        "젠장", "해지", "안 들려요", "못 알아듣", "그만해", "빨리", "책임자", "뭐하는",
+        "젠장", "해지", "못 알아듣", "그만해", "책임자", "뭐하는",
     ),
     "zh": (
         "生气", "气死", "烦死", "投诉", "太差", "没用", "垃圾", "听不懂", "我已经说了", "说了多少遍",
         "退订", "销户", "他妈的", "滚", "废物", "受够了", "什么破", "浪费时间", "找你们经理", "太离谱",
     ),
 }
+
+# Words worth adding to a step's recognition grammar so that anger can be heard at all when
+# recognition is restricted (English patterns cannot be listed; free-form steps hear them).
+GRAMMAR_WORDS: dict[str, tuple[str, ...]] = {
+    "en": ("useless", "ridiculous", "stupid", "manager", "supervisor", "complaint", "furious",
+           "frustrated", "not listening", "waste of time", "damn it"),
+    "ko": ANGER["ko"],
+    "zh": ANGER["zh"],
+}
+
+
+def distress_phrases(language: str) -> tuple[str, ...]:
+    """Distress words for recognition grammars."""
+    return GRAMMAR_WORDS.get(language.split("-")[0].lower(), GRAMMAR_WORDS["en"])
+
 
 NEGATION_RUN = re.compile(r"\b(no[,.!]?\s+){1,}no\b|\bnope[,.!]?\s+no\b", re.I)
 
@@ -80,13 +109,14 @@ def assess_text(text: str, language: str, previous: tuple[str, ...] = (), misses
     words = words_for(language)
     lang = language.split("-")[0].lower()
     found: list[tuple[float, str]] = []
-    phrase = find_any(text, ANGER.get(lang, ANGER["en"]), words.match)
-    if phrase:
-        found.append((CLEAR, f"said {phrase!r}"))
-    if lang == "en" and not phrase:
-        found.extend(_sentiment(text))
+    if lang in ANGER:
+        phrase = find_any(text, ANGER[lang], words.match)
+        if phrase:
+            found.append((CLEAR, f"said {phrase!r}"))
+    else:
+        found.extend(_english_words(text))
     said = normalize(text)
-    substantial = len(said.split()) >= 2 or (words.match != "words" and len(said) >= 4)
+    substantial = len(said.split()) >= 2 or (words.match != "words" and len(said) >= 2)
     if said and previous and said == normalize(previous[-1]) and substantial and not misses:
         # The bot acted on it and the caller says it again: the answer did not help, a loop.
         # (After a miss, the two-miss rule is already on its way to a person.)
@@ -98,16 +128,17 @@ def assess_text(text: str, language: str, previous: tuple[str, ...] = (), misses
     return Assessment(sum(w for w, _ in found), tuple(r for _, r in found))
 
 
-def _sentiment(text: str) -> list[tuple[float, str]]:
+def _english_words(text: str) -> list[tuple[float, str]]:
+    strong = STRONG_EN.search(text)
+    if strong:
+        return [(CLEAR, f"said {strong.group(0)!r}")]
+    found = [(SOME, f"said {m.group(0)!r}") for m in CUES_EN.finditer(text)]
     analyzer = _vader()
-    if analyzer is None:
-        return []
-    compound = float(analyzer.polarity_scores(text)["compound"])
-    if compound <= -0.6:
-        return [(0.6, f"very negative words (sentiment {compound:+.2f})")]
-    if compound <= -0.4:
-        return [(0.4, f"negative words (sentiment {compound:+.2f})")]
-    return []
+    if analyzer is not None:
+        compound = float(analyzer.polarity_scores(text)["compound"])
+        if compound <= -0.5:
+            found.append((SOME, f"negative words (sentiment {compound:+.2f})"))
+    return found[:2]  # two weak signs make a clear one; more do not add certainty
 
 
 def assess_loudness(db_over_baseline: float) -> Assessment:

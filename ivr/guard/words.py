@@ -24,6 +24,10 @@ class LanguageWords:
     # How phrases match: whole words (en), start of a word (ko: particles attach at the end),
     # or anywhere (zh: no spaces between words).
     match: Literal["words", "prefix", "chars"] = "words"
+    # For small models, the global words to add to every step's recognition grammar, chosen
+    # by measurement: every word in a Vosk grammar competes with the step's own choices.
+    # None: add every global phrase (person, robot, repeat, emergencies, distress).
+    grammar: tuple[str, ...] | None = None
 
 
 WORDS: dict[str, LanguageWords] = {
@@ -44,6 +48,9 @@ WORDS: dict[str, LanguageWords] = {
         yes=("네", "맞아요", "그래요"),  # not 예/응: they begin 예약 and 응급
         no=("아니요", "아니", "없어요", "괜찮아요"),
         match="prefix",
+        # Measured with espeak-ng at 8 kHz (tests/speech): these stay recognisable next to a
+        # menu's words; 짜증, 최악 and 응급 were misheard as other words or not at all.
+        grammar=("상담원", "사람", "로봇", "다시", "화재", "몇 번"),
     ),
     "zh": LanguageWords(
         person=("人工", "客服", "人工服务", "转人工", "真人", "接线员"),

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event, insert, select, update
 from sqlalchemy.engine import make_url
 
-from ivr.store.tables import call_events, calls, metadata, voicemails
+from ivr.store.tables import call_events, callbacks, calls, metadata, voicemails
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +70,19 @@ class CallStore:
         with self.engine.begin() as conn:
             conn.execute(insert(voicemails).values(call_sid=sid, created_at=utcnow(), **fields))
 
+    def add_callback(self, sid: str, number: str, reason: str, transcript: str, promise: str) -> None:
+        """A caller waiting to be called back: a task for staff."""
+        with self.engine.begin() as conn:
+            conn.execute(insert(callbacks).values(call_sid=sid, number=number, reason=reason,
+                                                  transcript=transcript, promise=promise,
+                                                  created_at=utcnow()))
+
+    def open_callbacks(self) -> list[dict[str, Any]]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(callbacks).where(callbacks.c.done_at.is_(None))
+                                .order_by(callbacks.c.created_at))
+            return [dict(r) for r in rows.mappings()]
+
     def get_call(self, sid: str) -> dict[str, Any] | None:
         """One call with its timeline and voicemails, or None."""
         with self.engine.connect() as conn:
@@ -83,6 +96,9 @@ class CallStore:
             result["voicemails"] = [dict(r) for r in conn.execute(
                 select(voicemails).where(voicemails.c.call_sid == sid)
                 .order_by(voicemails.c.id)).mappings()]
+            result["callbacks"] = [dict(r) for r in conn.execute(
+                select(callbacks).where(callbacks.c.call_sid == sid)
+                .order_by(callbacks.c.id)).mappings()]
             return result
 
     def list_calls(self, limit: int = 100) -> list[dict[str, Any]]:

@@ -18,6 +18,7 @@ calls = Table(
     Column("outcome", String(40)),
     Column("transfer_reason", String(40), index=True),
     Column("transferred_to", String(200)),
+    Column("answered_by", String(64)),  # the number whose person pressed 1 to take the call
     Column("summary", Text),
     Column("signals", JSON, default=list),
     Column("disclosure_done_s", Float),  # seconds from start until the disclosure finished
@@ -34,6 +35,19 @@ call_events = Table(
     Column("speaker", String(10)),
     Column("text", Text),
     Column("data", JSON, default=dict),
+)
+
+callbacks = Table(
+    "callbacks", metadata,  # people waiting for a call back: a task for staff
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("call_sid", String(64), ForeignKey("calls.sid"), nullable=False, index=True),
+    Column("number", String(64), nullable=False),
+    Column("reason", String(40)),
+    Column("transcript", Text),
+    Column("promise", Text),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("done_at", DateTime(timezone=True)),
+    Column("done_by", String(200)),
 )
 
 voicemails = Table(

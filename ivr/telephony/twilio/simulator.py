@@ -222,11 +222,19 @@ class _CallRun:
         self.call.dialed.append(numbers)
         outcome = self.dial.next()
         whisper_url = next((n.attrib.get("url") for n in verb.findall("Number")), None)
-        if outcome == "completed" and whisper_url:
-            whisper = await self.post(whisper_url, {"CallSid": "CA" + uuid.uuid4().hex,
-                                                    "ParentCallSid": self.call.sid})
+        if outcome in ("completed", "declined") and whisper_url:
+            # The person answers and hears the whisper; 1 takes the call, anything else declines.
+            leg = {"CallSid": "CA" + uuid.uuid4().hex, "ParentCallSid": self.call.sid, "To": numbers[0]}
+            whisper = await self.post(whisper_url, leg)
             if whisper:
-                self.call.whispers += [e.text or "" for e in ET.fromstring(whisper).iter("Say")]
+                document = ET.fromstring(whisper)
+                self.call.whispers += [e.text or "" for e in document.iter("Say")]
+                gather = document.find("Gather")
+                if gather is not None:
+                    digit = "1" if outcome == "completed" else ""
+                    answer = await self.post(gather.attrib["action"], {**leg, "Digits": digit})
+                    if answer and ET.fromstring(answer).find("Hangup") is not None:
+                        outcome = "no-answer"  # declined: Twilio reports the leg unanswered
         action = verb.attrib.get("action")
         if not action:
             return None

@@ -54,9 +54,14 @@ class TwimlBuilder:
         return str(response)
 
     def whisper(self, summary: str, language: str) -> str:
-        """What the person answering hears before being connected."""
+        """What the person answering hears before being connected: why the caller is there,
+        then 1 to take the call; anything else (or nothing) declines, and the next person rings."""
         response = VoiceResponse()
-        response.say(summary, language=language)
+        gather = Gather(input="dtmf", num_digits=1, timeout=6, action=self.url("/twilio/whisper-answer"),
+                        action_on_empty_result=True)
+        gather.say(f"{summary} Press 1 to take the call.", language=language)
+        response.append(gather)
+        response.hangup()
         return str(response)
 
     def _say(self, parent: VoiceResponse | Gather, say: ev.Say) -> None:

@@ -46,6 +46,8 @@ async def transcribe_voicemail(gateway: Gateway, call: LiveCall, params: dict[st
                          audio_path=str(path) if path else None, duration_s=duration,
                          transcript=transcript)
     call.note("voicemail", transcript or "(no transcript)", recording=recording_sid)
+    gateway.store.submit("add_callback", call.sid, call.state.caller,
+                         call.state.transfer_reason or "message", transcript, call.flow.callback_promise)
 
 
 def _transcribe(gateway: Gateway, language: str, wav: bytes) -> str:

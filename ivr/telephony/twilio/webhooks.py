@@ -23,6 +23,7 @@ from ivr.store.calls import utcnow
 from ivr.telephony import media as m
 from ivr.telephony.calls import LiveCall
 from ivr.telephony.gateway import Gateway
+from ivr.telephony.handoff import post_handoff
 from ivr.telephony.session import CallSession
 from ivr.telephony.twilio.codec import TwilioMediaCodec
 from ivr.telephony.twilio.signature import TwilioSignatures
@@ -85,7 +86,7 @@ def twilio_router(gateway: Gateway, signatures: TwilioSignatures, twiml: TwimlBu
         if digit == "0":
             actions = call.apply(ev.Pressed("0", at=utcnow()))
             call.decision = _decision(actions)
-            _note_dial(call, call.decision)
+            _note_dial(gateway, call, call.decision)
             return _xml(twiml.actions(actions))
         call.first_key = digit or None
         return _xml(twiml.stream(call.flow_name))
@@ -98,9 +99,9 @@ def twilio_router(gateway: Gateway, signatures: TwilioSignatures, twiml: TwimlBu
             call.note("fault", "media stream ended without a decision")
             actions = call.fault("media stream ended without a decision")
             call.decision = _decision(actions)
-            _note_dial(call, call.decision)
+            _note_dial(gateway, call, call.decision)
             return _xml(twiml.actions(actions))
-        _note_dial(call, call.decision)
+        _note_dial(gateway, call, call.decision)
         return _xml(twiml.actions([call.decision]))
 
     @router.post("/dial-status")
@@ -126,8 +127,20 @@ def twilio_router(gateway: Gateway, signatures: TwilioSignatures, twiml: TwimlBu
         call = gateway.registry.get(params.get("ParentCallSid", ""))
         summary = call.decision.summary if call and isinstance(call.decision, ev.Transfer) else \
             "A caller from the automated line."
-        language = call.flow.language if call else "en-US"
-        return _xml(twiml.whisper(summary, language))
+        # The summary is written in English for staff, whatever the caller's language.
+        return _xml(twiml.whisper(summary, "en-US"))
+
+    @router.post("/whisper-answer")
+    async def whisper_answer(request: Request) -> Response:
+        params = await signed(request)
+        call = gateway.registry.get(params.get("ParentCallSid", ""))
+        accepted = params.get("Digits", "") == "1"
+        if call is not None:
+            who = params.get("To", "")
+            call.note("whisper", f"{'accepted' if accepted else 'declined'} by {who}", number=who)
+            if accepted:
+                call.update(answered_by=who)
+        return _xml(twiml.actions([] if accepted else [ev.Hangup()]))
 
     @router.post("/recorded")
     async def recorded(request: Request) -> Response:
@@ -254,6 +267,7 @@ def _fallback_transfer(call: LiveCall) -> ev.Transfer:
                        "fault", "Caller reached a person because the automated line failed.")
 
 
-def _note_dial(call: LiveCall, decision: object) -> None:
+def _note_dial(gateway: Gateway, call: LiveCall, decision: object) -> None:
     if isinstance(decision, ev.Transfer):
         call.update(time_to_human_s=round(call.elapsed(), 3))
+        gateway.spawn(post_handoff(gateway, call))
