@@ -116,8 +116,8 @@ def assess_text(text: str, language: str, previous: tuple[str, ...] = (), misses
     else:
         found.extend(_english_words(text))
     said = normalize(text)
-    substantial = len(said.split()) >= 2 or (words.match != "words" and len(said) >= 2)
-    if said and previous and said == normalize(previous[-1]) and substantial and not misses:
+    trivial = {normalize(w) for w in (*words.yes, *words.no, *words.repeat)}
+    if said and said not in trivial and not misses and said in {normalize(p) for p in previous}:
         # The bot acted on it and the caller says it again: the answer did not help, a loop.
         # (After a miss, the two-miss rule is already on its way to a person.)
         found.append((CLEAR, "said the same thing twice"))

@@ -21,6 +21,7 @@ from ivr.telephony.twilio.simulator import SimulatedCall, TwilioSimulator
 from tests.conftest import FLOWS_DIR
 
 TOKEN = "test-auth-token-0123456789abcdef"
+HANDOFF_SECRET = "crm-shared-secret"
 OPEN_NUMBER = "+8225550300"
 CLOSED_NUMBER = "+8225550399"
 T = TypeVar("T")
@@ -47,6 +48,13 @@ class _Recordings(http.server.BaseHTTPRequestHandler):
     """Serves the voicemail audio that the gateway downloads, as Twilio's API would."""
 
     wav = b""
+    posts: list[tuple[dict[str, str], bytes]] = []
+
+    def do_POST(self) -> None:  # noqa: N802 - the business's handoff webhook
+        body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        self.posts.append(({k.lower(): v for k, v in self.headers.items()}, body))
+        self.send_response(204)
+        self.end_headers()
 
     def do_GET(self) -> None:
         self.send_response(200)
@@ -76,15 +84,16 @@ def recording_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Recordings)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/2010-04-01/Recordings/RE123"
+    yield f"http://127.0.0.1:{server.server_address[1]}"
     server.shutdown()
     server.server_close()
 
 
 @pytest.fixture(scope="session")
-def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningGateway]:
+def running(tmp_path_factory: pytest.TempPathFactory, recording_server: str) -> Iterator[RunningGateway]:
     root = tmp_path_factory.mktemp("gateway")
-    settings = local_settings(root, _flows(root / "flows"), TOKEN)
+    settings = local_settings(root, _flows(root / "flows"), TOKEN, handoff_webhook=f"{recording_server}/crm",
+                              handoff_secret=HANDOFF_SECRET)
     gateway = RunningGateway(settings).start()
     yield gateway
     gateway.stop()
@@ -92,11 +101,23 @@ def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningGateway
 
 @pytest.fixture()
 def twilio(running: RunningGateway, recording_server: str) -> TwilioSimulator:
-    return TwilioSimulator(running.base_url, TOKEN, recording_url=recording_server)
+    return TwilioSimulator(running.base_url, TOKEN,
+                           recording_url=f"{recording_server}/2010-04-01/Recordings/RE123")
 
 
 def run(coro: Coroutine[Any, Any, T]) -> T:
     return asyncio.run(coro)
+
+
+def handoffs_received() -> list[tuple[dict[str, str], bytes]]:
+    return _Recordings.posts
+
+
+def scaled(ulaw: bytes, db: float) -> bytes:
+    """The same speech, `db` louder (or quieter): a caller raising their voice."""
+    from ivr.audio.mulaw import audioop, pcm_to_ulaw, ulaw_to_pcm
+
+    return pcm_to_ulaw(audioop.mul(ulaw_to_pcm(ulaw), 2, 10 ** (db / 20)))
 
 
 def record_of(running: RunningGateway, call: SimulatedCall) -> dict[str, Any]:

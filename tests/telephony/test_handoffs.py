@@ -1,0 +1,132 @@
+"""Handoffs callers trust, through the real gateway path with real Vosk (the Korean flow)."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import time
+
+import httpx
+import pytest
+
+from ivr.audio.render import PromptRenderer
+from ivr.telephony.handoff import handoff_token
+from ivr.telephony.local import RunningGateway
+from ivr.telephony.twilio.simulator import DialPlan, Listen, Speak, TwilioSimulator
+from tests.telephony.conftest import (
+    CLOSED_NUMBER,
+    HANDOFF_SECRET,
+    OPEN_NUMBER,
+    handoffs_received,
+    record_of,
+    run,
+    scaled,
+)
+
+pytestmark = pytest.mark.slow
+DESK, OWNER = ["+8225550311"], ["+8210555503"]
+
+
+def _system_turns(record: dict[str, object]) -> list[str]:
+    return [e["text"] for e in record["events"]  # type: ignore[attr-defined, index]
+            if e["kind"] == "turn" and e["speaker"] == "system"]
+
+
+def test_angry_caller_is_handed_over_on_the_first_clear_signal(
+        twilio: TwilioSimulator, voice: PromptRenderer, running: RunningGateway) -> None:
+    call = run(twilio.call([Listen(), Speak(voice.render("몇 번", "ko-KR")), Listen()], to=OPEN_NUMBER))
+    assert call.dialed == [DESK]
+    assert call.whispers[0].startswith("Caller sounded distressed (said '몇 번')")
+    assert call.whispers[0].endswith("Press 1 to take the call.")
+    record = record_of(running, call)
+    assert record["transfer_reason"] == "distress" and record["answered_by"] == DESK[0]
+    assert record["signals"] == ["distress: said '몇 번'"]
+
+
+def test_shouting_caller_is_handed_over(twilio: TwilioSimulator, voice: PromptRenderer,
+                                        running: RunningGateway) -> None:
+    quiet = {w: scaled(voice.render(w, "ko-KR"), -8) for w in ("시간", "네")}
+    loud = scaled(voice.render("예약", "ko-KR"), 6)  # ~13 dB over the first two answers
+    steps = [Listen(), Speak(quiet["시간"]), Listen(), Speak(quiet["네"]), Listen(), Speak(loud), Listen()]
+    call = run(twilio.call(steps, to=OPEN_NUMBER))
+    record = record_of(running, call)
+    assert record["transfer_reason"] == "distress", record["events"]
+    assert "shouting" in record["summary"]
+
+
+def test_saying_the_same_thing_twice_is_a_loop_handed_over(
+        twilio: TwilioSimulator, voice: PromptRenderer, running: RunningGateway) -> None:
+    hours, yes = voice.render("시간", "ko-KR"), voice.render("네", "ko-KR")
+    steps = [Listen(), Speak(hours), Listen(), Speak(yes), Listen(), Speak(hours), Listen()]
+    call = run(twilio.call(steps, to=OPEN_NUMBER))
+    record = record_of(running, call)
+    assert record["transfer_reason"] == "distress"
+    assert "same thing twice" in record["summary"]
+    assert call.dialed == [DESK]
+
+
+def test_emergency_at_night_says_the_safety_line_then_reaches_on_call(
+        twilio: TwilioSimulator, voice: PromptRenderer, running: RunningGateway) -> None:
+    call = run(twilio.call([Listen(), Speak(voice.render("화재", "ko-KR")), Listen()], to=CLOSED_NUMBER))
+    assert call.dialed == [OWNER]
+    record = record_of(running, call)
+    turns = _system_turns(record)
+    safety = turns.index("불이 났다면 모두 대피하고 119에 전화하세요.")
+    assert safety < turns.index("[transfer to 원장님: emergency]")
+    assert record["transfer_reason"] == "emergency"
+    assert any(m.startswith("p") for m in call.marks)  # the safety line played to its end
+
+
+def test_routine_caller_after_hours_hears_the_hours_and_leaves_a_message(
+        twilio: TwilioSimulator, voice: PromptRenderer, running: RunningGateway) -> None:
+    call = run(twilio.call([Listen(), Speak(voice.render("예약", "ko-KR")), Listen()], to=CLOSED_NUMBER))
+    assert call.dialed == [] and call.recorded
+    record = _wait(running, call, "callbacks")
+    turns = " ".join(_system_turns(record))
+    assert "지금은 영업시간이 아닙니다" in turns and "다음 영업일 오전 11시까지" in turns
+    task = record["callbacks"][0]
+    assert task["number"] == "+15550001234" and task["done_at"] is None
+    assert task["promise"] == "다음 영업일 오전 11시까지 다시 전화드립니다."
+
+
+def test_a_declined_whisper_goes_on_to_voicemail_never_silence(
+        twilio: TwilioSimulator, running: RunningGateway) -> None:
+    from ivr.telephony.twilio.simulator import Press
+
+    call = run(twilio.call([Listen(), Press("0"), Listen()], to=OPEN_NUMBER, dial=DialPlan(["declined"])))
+    assert call.whispers and call.recorded
+    record = record_of(running, call)
+    assert any(e["kind"] == "whisper" and e["text"].startswith("declined") for e in record["events"])
+    assert record["outcome"] == "voicemail"
+
+
+def test_handoff_record_is_posted_signed_and_served_by_token(
+        twilio: TwilioSimulator, running: RunningGateway) -> None:
+    from ivr.telephony.twilio.simulator import Press
+
+    before = len(handoffs_received())
+    call = run(twilio.call([Listen(), Press("0"), Listen()], to=OPEN_NUMBER))
+    deadline = time.monotonic() + 10
+    while len(handoffs_received()) == before and time.monotonic() < deadline:
+        time.sleep(0.1)
+    headers, body = handoffs_received()[-1]
+    expected = "sha256=" + hmac.new(HANDOFF_SECRET.encode(), body, hashlib.sha256).hexdigest()
+    assert headers["x-ivr-signature"] == expected
+    record = json.loads(body)
+    assert record["call_sid"] == call.sid and record["reason"] == "requested"
+    assert record["people"]["numbers"] == DESK
+    served = httpx.get(f"{running.base_url}/handoff/{call.sid}",
+                       params={"token": handoff_token(HANDOFF_SECRET, call.sid)})
+    assert served.status_code == 200 and served.json()["summary"] == record["summary"]
+    forged = httpx.get(f"{running.base_url}/handoff/{call.sid}", params={"token": "0" * 32})
+    assert forged.status_code == 403
+
+
+def _wait(running: RunningGateway, call: object, key: str) -> dict[str, object]:
+    deadline = time.monotonic() + 20
+    while True:
+        record = record_of(running, call)  # type: ignore[arg-type]
+        if record[key] or time.monotonic() > deadline:
+            return record
+        time.sleep(0.2)
