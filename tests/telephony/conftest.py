@@ -11,7 +11,7 @@ import http.server
 import threading
 from collections.abc import Coroutine, Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 import pytest
 
@@ -48,9 +48,9 @@ class _Recordings(http.server.BaseHTTPRequestHandler):
     """Serves the voicemail audio that the gateway downloads, as Twilio's API would."""
 
     wav = b""
-    posts: list[tuple[dict[str, str], bytes]] = []
+    posts: ClassVar[list[tuple[dict[str, str], bytes]]] = []
 
-    def do_POST(self) -> None:  # noqa: N802 - the business's handoff webhook
+    def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
         self.posts.append(({k.lower(): v for k, v in self.headers.items()}, body))
         self.send_response(204)
