@@ -15,15 +15,20 @@ from typing import Any
 
 from fastapi import FastAPI, HTTPException
 from fastapi.responses import FileResponse
+from fastapi.staticfiles import StaticFiles
 
 from ivr.config import Settings
 from ivr.errors import ConfigError, FlowError
 from ivr.flow.catalog import spoken_prompts
+from ivr.store.flows import FlowVersionStore
 from ivr.telephony.gateway import Gateway
 from ivr.telephony.handoff import handoff_record, handoff_token
 from ivr.telephony.twilio.signature import TwilioSignatures
 from ivr.telephony.twilio.twiml import TwimlBuilder
 from ivr.telephony.twilio.webhooks import twilio_router
+from ivr.web.auth import Accounts
+from ivr.web.console import console_router
+from ivr.web.flow_admin import FlowAdmin
 
 log = logging.getLogger("ivr")
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
@@ -49,6 +54,14 @@ def create_app(settings: Settings, gateway: Gateway | None = None, warm: bool = 
     app = FastAPI(title="IVR gateway", lifespan=lifespan)
     app.state.gateway = gateway
     app.include_router(twilio_router(gateway, signatures, twiml))
+    admin = FlowAdmin(gateway, FlowVersionStore(gateway.store.store.engine))
+    admin.import_files()
+    app.state.flow_admin = admin
+    accounts = Accounts(gateway.store.store.engine)
+    app.include_router(console_router(admin, accounts, gateway.store.store,
+                                      secure_cookie=settings.base_url().startswith("https://")))
+    app.mount("/console-static", StaticFiles(directory=Path(__file__).parent / "web" / "static"),
+              name="console-static")
 
     @app.get("/health")
     async def health() -> dict[str, Any]:
@@ -141,6 +154,7 @@ def serve(host: str | None = None, port: int | None = None) -> int:
         return 1
     base = settings.base_url()
     print(f"\nIVR gateway on http://{settings.host}:{settings.port}\n"
+          f"  Manager console: {base}/console/ (first owner: ivr users add EMAIL --role owner)\n"
           f"  Twilio number -> A call comes in (webhook, POST): {base}/twilio/voice\n"
           f"  Twilio number -> Call status changes (POST):      {base}/twilio/status\n"
           f"  Health: {base}/health\n"

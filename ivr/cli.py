@@ -48,6 +48,14 @@ def _parser() -> argparse.ArgumentParser:
                       help="place the call through the real gateway via the Twilio simulator")
     call.set_defaults(run=_call)
 
+    users = sub.add_parser("users", help="console users")
+    users_sub = users.add_subparsers(title="user commands")
+    add = users_sub.add_parser("add", help="add a console user (asks for the password)")
+    add.add_argument("email")
+    add.add_argument("--role", choices=("owner", "editor", "viewer"), required=True)
+    add.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    add.set_defaults(run=_users_add)
+
     serve = sub.add_parser("serve", help="run the gateway (webhooks, media streams, console)")
     serve.add_argument("--host", default=None)
     serve.add_argument("--port", type=int, default=None)
@@ -120,6 +128,29 @@ def _call(args: argparse.Namespace) -> int:
 
 def _stdin_lines() -> Iterator[str]:
     yield from sys.stdin
+
+
+def _users_add(args: argparse.Namespace) -> int:
+    import getpass
+
+    from ivr.config import Settings
+    from ivr.store.calls import open_database
+    from ivr.web.auth import Accounts, AuthError
+
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = getpass.getpass(f"password for {args.email}: ")
+        if password != getpass.getpass("again: "):
+            print("the passwords differ", file=sys.stderr)
+            return 1
+    try:
+        Accounts(open_database(Settings().database_url)).add_user(args.email, password, args.role)
+    except AuthError as exc:
+        print(f"cannot add the user: {exc}", file=sys.stderr)
+        return 1
+    print(f"added {args.email} ({args.role})")
+    return 0
 
 
 def _serve(args: argparse.Namespace) -> int:

@@ -83,6 +83,11 @@ class CallStore:
                                 .order_by(callbacks.c.created_at))
             return [dict(r) for r in rows.mappings()]
 
+    def finish_callback(self, task_id: int, who: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(update(callbacks).where(callbacks.c.id == task_id)
+                         .values(done_at=utcnow(), done_by=who))
+
     def get_call(self, sid: str) -> dict[str, Any] | None:
         """One call with its timeline and voicemails, or None."""
         with self.engine.connect() as conn:

@@ -2,7 +2,19 @@
 
 from __future__ import annotations
 
-from sqlalchemy import JSON, Column, DateTime, Float, ForeignKey, Integer, MetaData, String, Table, Text
+from sqlalchemy import (
+    JSON,
+    Column,
+    DateTime,
+    Float,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
 
 metadata = MetaData()
 
@@ -60,4 +72,45 @@ voicemails = Table(
     Column("duration_s", Float),
     Column("transcript", Text),
     Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+users = Table(
+    "users", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("email", String(200), nullable=False, unique=True),
+    Column("password_hash", String(200), nullable=False),
+    Column("role", String(20), nullable=False),  # owner, editor, viewer
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+sessions = Table(
+    "sessions", metadata,
+    Column("token_hash", String(64), primary_key=True),  # the cookie holds the token, never stored
+    Column("user_id", Integer, ForeignKey("users.id"), nullable=False),
+    Column("csrf", String(64), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+)
+
+flow_versions = Table(
+    "flow_versions", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("flow", String(200), nullable=False, index=True),
+    Column("version", Integer, nullable=False),
+    Column("yaml", Text, nullable=False),
+    Column("status", String(20), nullable=False),  # draft, published, archived
+    Column("created_by", String(200), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("note", Text),
+    UniqueConstraint("flow", "version"),
+)
+
+audit_log = Table(
+    "audit_log", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", DateTime(timezone=True), nullable=False, index=True),
+    Column("user", String(200), nullable=False),
+    Column("action", String(40), nullable=False),
+    Column("flow", String(200)),
+    Column("version", Integer),
+    Column("diff", Text),
 )

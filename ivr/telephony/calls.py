@@ -7,6 +7,7 @@ recorded as it happens: a caller hanging up mid-step loses nothing.
 from __future__ import annotations
 
 import datetime as dt
+import re
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -64,7 +65,8 @@ class LiveCall:
         state = self.state
         turns = state.turns[self._saved_turns:]
         self._saved_turns = len(state.turns)
-        rows = [_row("turn", t.speaker, t.text, at=t.at, step=t.step or "", **t.meta) for t in turns]
+        rows = [_row("turn", t.speaker, mask_cards(t.text), at=t.at, step=t.step or "", **t.meta)
+                for t in turns]
         rows += [_row("transfer", None, a.summary, group=a.people.group, reason=a.reason)
                  for a in actions if isinstance(a, ev.Transfer)]
         self.store.submit("add_events", self.sid, rows)
@@ -77,6 +79,18 @@ class LiveCall:
         if changed:
             self._saved.update(changed)
             self.store.submit("update_call", self.sid, **changed)
+
+
+CARD = re.compile(r"\b(?:\d[ -]?){12,18}\d\b")
+
+
+def mask_cards(text: str) -> str:
+    """Card-like numbers (13-19 digits) keep only their last four digits in stored transcripts."""
+    def mask(match: re.Match[str]) -> str:
+        digits = re.sub(r"\D", "", match.group(0))
+        return "**** " + digits[-4:]
+
+    return CARD.sub(mask, text)
 
 
 def _row(kind: str, speaker: str | None, text: str, at: dt.datetime | None = None,

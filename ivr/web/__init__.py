@@ -1,0 +1,1 @@
+"""The manager console: flows (edit, try, publish, roll back) and calls (review, dashboard)."""

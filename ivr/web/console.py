@@ -1,0 +1,245 @@
+"""The console's pages and JSON endpoints, served by the gateway under /console.
+
+Server-rendered HTML (Jinja2), a little plain JavaScript for the editor; no build step.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, Form, HTTPException, Request, Response, UploadFile
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse
+from fastapi.templating import Jinja2Templates
+
+from ivr.errors import FlowError
+from ivr.store.calls import CallStore
+from ivr.web.auth import Accounts, AuthError, LoginLimiter, Session
+from ivr.web.dashboard import dashboard_figures, filter_calls
+from ivr.web.flow_admin import FlowAdmin, PublishRefused
+from ivr.web.prompts_upload import UploadError, save_prompt
+from ivr.web.try_call import try_call
+
+HERE = Path(__file__).resolve().parent
+COOKIE = "ivr_session"
+templates = Jinja2Templates(directory=str(HERE / "templates"))
+
+
+def console_router(admin: FlowAdmin, accounts: Accounts, calls: CallStore, secure_cookie: bool) -> APIRouter:
+    """Routes under /console, bound to the live gateway's flows and records."""
+    router = APIRouter(prefix="/console")
+    limiter = LoginLimiter()
+
+    def page(request: Request, template: str, session: Session | None, status: int = 200,
+             **values: Any) -> HTMLResponse:
+        return templates.TemplateResponse(request, template, {"session": session, **values},
+                                          status_code=status)
+
+    def current(request: Request, area: str | None = None) -> Session:
+        session = accounts.session(request.cookies.get(COOKIE))
+        if session is None:
+            raise HTTPException(303, headers={"Location": "/console/login"})
+        if area and not session.user.can(area):
+            raise HTTPException(403, f"your role ({session.user.role}) cannot open {area}")
+        return session
+
+    async def changing(request: Request, area: str) -> tuple[Session, dict[str, Any]]:
+        """A state-changing request: logged in, allowed, and carrying the session's CSRF token."""
+        session = current(request, area)
+        form = dict(await request.form())
+        token = request.headers.get("x-csrf-token") or str(form.get("csrf", ""))
+        if token != session.csrf:
+            raise HTTPException(403, "missing or wrong CSRF token; reload the page")
+        return session, form
+
+    @router.get("/login", response_class=HTMLResponse)
+    async def login_page(request: Request) -> HTMLResponse:
+        return page(request, "login.html", None, error=None, first=accounts.count() == 0)
+
+    @router.post("/login")
+    async def login(request: Request, email: str = Form(...), password: str = Form(...)) -> Response:
+        keys = (f"ip:{request.client.host if request.client else '?'}", f"user:{email.lower()}")
+        if limiter.blocked(*keys):
+            return page(request, "login.html", None, error="Too many failed attempts; wait five "
+                        "minutes.", first=False, status=429)
+        try:
+            token, _ = accounts.login(email, password)
+        except AuthError as exc:
+            limiter.failed(*keys)
+            return page(request, "login.html", None, error=str(exc), first=False)
+        response = RedirectResponse("/console/", status_code=303)
+        response.set_cookie(COOKIE, token, httponly=True, samesite="strict", secure=secure_cookie,
+                            max_age=12 * 3600)
+        return response
+
+    @router.post("/logout")
+    async def logout(request: Request) -> Response:
+        await changing(request, "calls" if current(request).user.can("calls") else "flows")
+        accounts.logout(request.cookies.get(COOKIE))
+        response = RedirectResponse("/console/login", status_code=303)
+        response.delete_cookie(COOKIE)
+        return response
+
+    @router.get("/")
+    async def home(request: Request) -> Response:
+        session = current(request)
+        return RedirectResponse("/console/dashboard" if session.user.can("calls") else "/console/flows",
+                                status_code=303)
+
+    # ---- flows -------------------------------------------------------------------------
+
+    @router.get("/flows", response_class=HTMLResponse)
+    async def flows(request: Request) -> HTMLResponse:
+        session = current(request, "flows")
+        rows = []
+        for name in sorted(admin.gateway.book.flows):
+            latest = admin.versions.latest(name)
+            live = admin.versions.latest(name, "published")
+            _, problems = admin.check(name, latest["yaml"]) if latest else (None, [])
+            rows.append({"name": name, "flow": admin.gateway.book.flows[name], "live": live,
+                         "latest": latest, "errors": sum(p.severity == "error" for p in problems),
+                         "warnings": sum(p.severity == "warning" for p in problems)})
+        return page(request, "flows.html", session, rows=rows)
+
+    @router.get("/flows/{name}", response_class=HTMLResponse)
+    async def flow_page(request: Request, name: str, version: int | None = None) -> HTMLResponse:
+        session = current(request, "flows")
+        if name not in admin.gateway.book.flows:
+            raise HTTPException(404)
+        row = admin.versions.get(name, version) if version else admin.versions.latest(name)
+        assert row is not None
+        _, problems = admin.check(name, row["yaml"])
+        flow = admin.gateway.book.flows[name]
+        return page(request, "flow.html", session, name=name, row=row, problems=problems,
+                    versions=admin.versions.versions(name), flow=flow,
+                    steps=[sid for sid, s in flow.steps.items() if hasattr(s, "audio")])
+
+    @router.post("/flows/{name}/draft")
+    async def save_draft(request: Request, name: str) -> Response:
+        session, form = await changing(request, "flows")
+        number = admin.save_draft(name, str(form.get("yaml", "")), session.user.email)
+        return RedirectResponse(f"/console/flows/{name}?version={number}", status_code=303)
+
+    @router.post("/flows/{name}/publish")
+    async def publish(request: Request, name: str) -> Response:
+        session, form = await changing(request, "flows")
+        version = int(str(form.get("version", "0")))
+        try:
+            admin.publish(name, version, session.user.email)
+        except PublishRefused as exc:
+            row = admin.versions.get(name, version)
+            return page(request, "flow.html", session, name=name, row=row, problems=exc.problems,
+                        versions=admin.versions.versions(name), flow=admin.gateway.book.flows[name],
+                        steps=[], refused=True, status=409)
+        return RedirectResponse(f"/console/flows/{name}", status_code=303)
+
+    @router.post("/flows/{name}/rollback")
+    async def rollback(request: Request, name: str) -> Response:
+        session, form = await changing(request, "flows")
+        admin.rollback(name, int(str(form.get("version", "0"))), session.user.email)
+        return RedirectResponse(f"/console/flows/{name}", status_code=303)
+
+    @router.post("/flows/{name}/audio")
+    async def upload(request: Request, name: str) -> Response:
+        session, form = await changing(request, "flows")
+        upload_file = form.get("file")
+        if not isinstance(upload_file, UploadFile) and not hasattr(upload_file, "read"):
+            raise HTTPException(400, "choose an audio file")
+        try:
+            number = await save_prompt(admin, name, str(form.get("step", "")), upload_file,
+                                       session.user.email)
+        except UploadError as exc:
+            raise HTTPException(400, str(exc)) from None
+        return RedirectResponse(f"/console/flows/{name}?version={number}", status_code=303)
+
+    @router.post("/api/lint")
+    async def lint(request: Request) -> JSONResponse:
+        current(request, "flows")
+        body = await request.json()
+        _, problems = admin.check(str(body.get("name", "draft")), str(body.get("yaml", "")))
+        return JSONResponse([{"line": p.line, "severity": p.severity, "message": p.message}
+                             for p in problems])
+
+    @router.post("/api/try")
+    async def try_it(request: Request) -> JSONResponse:
+        current(request, "flows")
+        body = await request.json()
+        flow, problems = admin.check(str(body.get("name", "draft")), str(body.get("yaml", "")))
+        if flow is None:
+            return JSONResponse({"error": str(FlowError(problems))}, status_code=422)
+        lines = try_call(flow, [str(x) for x in body.get("inputs", [])], body.get("at"))
+        return JSONResponse({"lines": lines})
+
+    @router.get("/schema.json")
+    async def schema(request: Request) -> JSONResponse:
+        from ivr.flow.schema import flow_schema
+
+        current(request, "flows")
+        return JSONResponse(flow_schema())
+
+    @router.get("/audit", response_class=HTMLResponse)
+    async def audit(request: Request) -> HTMLResponse:
+        session = current(request, "flows")
+        return page(request, "audit.html", session, entries=admin.versions.audit())
+
+    # ---- calls -------------------------------------------------------------------------
+
+    @router.get("/calls", response_class=HTMLResponse)
+    async def call_list(request: Request) -> HTMLResponse:
+        session = current(request, "calls")
+        filters = dict(request.query_params)
+        return page(request, "calls.html", session, calls=filter_calls(calls, filters), filters=filters,
+                    flows=sorted(admin.gateway.book.flows))
+
+    @router.get("/calls.csv")
+    async def call_csv(request: Request) -> Response:
+        current(request, "calls")
+        out = io.StringIO()
+        fields = ["sid", "flow", "flow_version", "caller", "started_at", "ended_at", "outcome",
+                  "transfer_reason", "transferred_to", "answered_by", "time_to_human_s", "summary"]
+        writer = csv.DictWriter(out, fields, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(filter_calls(calls, dict(request.query_params)))
+        return Response(out.getvalue(), media_type="text/csv",
+                        headers={"Content-Disposition": "attachment; filename=calls.csv"})
+
+    @router.get("/calls/{sid}", response_class=HTMLResponse)
+    async def call_detail(request: Request, sid: str) -> HTMLResponse:
+        session = current(request, "calls")
+        record = calls.get_call(sid)
+        if record is None:
+            raise HTTPException(404)
+        return page(request, "call.html", session, call=record)
+
+    @router.get("/recordings/{sid}/{index}")
+    async def recording(request: Request, sid: str, index: int) -> FileResponse:
+        current(request, "calls")
+        record = calls.get_call(sid)
+        voicemails = record["voicemails"] if record else []
+        if index >= len(voicemails) or not voicemails[index]["audio_path"]:
+            raise HTTPException(404)
+        return FileResponse(voicemails[index]["audio_path"], media_type="audio/wav")
+
+    @router.get("/dashboard", response_class=HTMLResponse)
+    async def dashboard(request: Request, days: int = 7) -> HTMLResponse:
+        session = current(request, "calls")
+        since = dt.datetime.now(dt.UTC) - dt.timedelta(days=max(1, min(days, 366)))
+        return page(request, "dashboard.html", session, days=days,
+                    figures=dashboard_figures(calls, since))
+
+    @router.get("/callbacks", response_class=HTMLResponse)
+    async def callbacks(request: Request) -> HTMLResponse:
+        session = current(request, "calls")
+        return page(request, "callbacks.html", session, tasks=calls.open_callbacks())
+
+    @router.post("/callbacks/{task_id}/done")
+    async def callback_done(request: Request, task_id: int) -> Response:
+        session, _ = await changing(request, "calls")
+        calls.finish_callback(task_id, session.user.email)
+        return RedirectResponse("/console/callbacks", status_code=303)
+
+    return router
+

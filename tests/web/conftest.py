@@ -1,0 +1,59 @@
+"""A real gateway with the console, an owner, an editor and a viewer."""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from ivr.telephony.local import RunningGateway, local_settings
+from ivr.web.auth import Accounts
+from tests.conftest import FLOWS_DIR
+
+TOKEN = "console-test-token"
+PASSWORD = "correct horse battery staple"
+USERS = {"owner@example.com": "owner", "editor@example.com": "editor", "viewer@example.com": "viewer"}
+ALL_DAY = "".join(f'  {d}: ["00:00-24:00"]\n' for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun"))
+
+
+@pytest.fixture(scope="module")
+def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningGateway]:
+    root = tmp_path_factory.mktemp("console")
+    flows = root / "flows"
+    flows.mkdir()
+    korean = (FLOWS_DIR / "korean.yaml").read_text(encoding="utf-8")
+    korean = korean[:korean.index("hours:\n")] + "hours:\n" + ALL_DAY + korean[korean.index("holidays:"):]
+    (flows / "korean.yaml").write_text(korean.replace("holidays: [2027-02-16, 2027-02-17]", "holidays: []"))
+    shutil.copy(FLOWS_DIR / "plumbing.yaml", flows / "plumbing.yaml")
+    gateway = RunningGateway(local_settings(root, flows, TOKEN)).start()
+    accounts = Accounts(gateway.gateway.store.store.engine)
+    for email, role in USERS.items():
+        accounts.add_user(email, PASSWORD, role)
+    yield gateway
+    gateway.stop()
+
+
+@contextlib.contextmanager
+def logged_in(console: RunningGateway, email: str) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=console.base_url) as client:
+        reply = client.post("/console/login", data={"email": email, "password": PASSWORD})
+        assert reply.status_code == 303, reply.text
+        yield client
+
+
+def csrf_of(client: httpx.Client, page: str) -> str:
+    import re
+
+    match = re.search(r'name="csrf" value="([^"]+)"', client.get(page).text)
+    assert match, f"no CSRF token on {page}"
+    return match.group(1)
+
+
+def artifacts() -> Path:
+    folder = Path(__file__).resolve().parent.parent.parent / "test-artifacts" / "console"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder

@@ -1,0 +1,83 @@
+"""Who may do what: roles, CSRF, rate limiting, no default password, masked card numbers."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from ivr.telephony.calls import mask_cards
+from ivr.telephony.local import RunningGateway
+from ivr.web.auth import Accounts, AuthError, LoginLimiter
+from tests.web.conftest import PASSWORD, csrf_of, logged_in
+
+pytestmark = pytest.mark.slow
+
+
+def test_nothing_is_visible_without_logging_in(console: RunningGateway) -> None:
+    with httpx.Client(base_url=console.base_url) as client:
+        for page in ("/console/calls", "/console/flows", "/console/dashboard", "/console/calls/CA1"):
+            reply = client.get(page)
+            assert reply.status_code == 303 and reply.headers["location"] == "/console/login"
+        assert client.post("/console/api/lint", json={"yaml": ""}).status_code == 303
+
+
+def test_login_sets_a_strict_http_only_cookie_and_passwords_are_argon2(console: RunningGateway) -> None:
+    reply = httpx.post(f"{console.base_url}/console/login",
+                       data={"email": "owner@example.com", "password": PASSWORD})
+    cookie = reply.headers["set-cookie"].lower()
+    assert "httponly" in cookie and "samesite=strict" in cookie
+    from sqlalchemy import select
+
+    from ivr.store.tables import users
+
+    with console.gateway.store.store.engine.connect() as conn:
+        hashes = [r[0] for r in conn.execute(select(users.c.password_hash))]
+    assert all(h.startswith("$argon2id$") for h in hashes)
+
+
+def test_roles(console: RunningGateway) -> None:
+    with logged_in(console, "viewer@example.com") as viewer, \
+            logged_in(console, "editor@example.com") as editor:
+        assert viewer.get("/console/calls").status_code == 200
+        assert viewer.get("/console/flows").status_code == 403
+        assert editor.get("/console/flows").status_code == 200
+        assert editor.get("/console/calls").status_code == 403
+
+
+def test_changes_need_the_csrf_token(console: RunningGateway) -> None:
+    with logged_in(console, "editor@example.com") as editor:
+        reply = editor.post("/console/flows/plumbing/draft", data={"yaml": "name: x"})
+        assert reply.status_code == 403
+        token = csrf_of(editor, "/console/flows/plumbing")
+        reply = editor.post("/console/flows/plumbing/draft", data={"yaml": "name: x", "csrf": token})
+        assert reply.status_code == 303
+
+
+def test_login_is_rate_limited(console: RunningGateway) -> None:
+    with httpx.Client(base_url=console.base_url) as client:
+        for _ in range(5):
+            assert client.post("/console/login", data={"email": "viewer@example.com",
+                                                       "password": "wrong password!"}).status_code == 200
+        blocked = client.post("/console/login", data={"email": "viewer@example.com", "password": PASSWORD})
+        assert blocked.status_code == 429
+
+
+def test_limiter_window() -> None:
+    limiter = LoginLimiter(attempts=2, window=60)
+    limiter.failed("a")
+    assert not limiter.blocked("a")
+    limiter.failed("a")
+    assert limiter.blocked("a") and not limiter.blocked("b")
+
+
+def test_weak_passwords_and_unknown_roles_are_refused(console: RunningGateway) -> None:
+    accounts = Accounts(console.gateway.store.store.engine)
+    with pytest.raises(AuthError, match="at least 10"):
+        accounts.add_user("new@example.com", "short", "viewer")
+    with pytest.raises(AuthError, match="role must be"):
+        accounts.add_user("new@example.com", "long enough password", "admin")
+
+
+def test_card_numbers_are_masked() -> None:
+    assert mask_cards("my card is 4111 1111 1111 1234 thanks") == "my card is **** 1234 thanks"
+    assert mask_cards("call 555 0100") == "call 555 0100"
