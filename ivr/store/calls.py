@@ -7,7 +7,7 @@ import asyncio
 import datetime as dt
 import logging
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -119,11 +119,9 @@ class AsyncCallStore:
         self.store = store
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ivr-store")
 
-    def submit(self, method: str, *args: Any, **kwargs: Any) -> asyncio.Future[Any]:
-        """Queue a write; failures are logged, never raised into a call."""
-        loop = asyncio.get_running_loop()
-        future = loop.run_in_executor(self._pool, self._safe, method, args, kwargs)
-        return future
+    def submit(self, method: str, *args: Any, **kwargs: Any) -> Future[Any]:
+        """Queue a write; failures are logged, never raised into a call. Needs no event loop."""
+        return self._pool.submit(self._safe, method, args, kwargs)
 
     def _safe(self, method: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         try:

@@ -44,7 +44,7 @@ async def save_prompt(admin: FlowAdmin, flow: str, step: str, upload: Any, user:
     relative = f"audio/{flow}/{step}.wav"
     target = admin.gateway.settings.audio_dir.parent / relative
     target.parent.mkdir(parents=True, exist_ok=True)
-    segment.export(str(target), format="wav")
+    segment.export(str(target), format="wav").close()  # pydub returns the file still open
     text = _with_audio(latest["yaml"], step, relative)
     return admin.versions.add(flow, text, user, "draft", note=f"record prompt for {step}")
 

@@ -1,0 +1,128 @@
+"""Publishing safely: errors block it, calls in progress keep their version, history is kept."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import math
+import struct
+import wave
+from pathlib import Path
+
+import pytest
+
+from ivr.config import Settings
+from ivr.flow import events as ev
+from ivr.store.flows import FlowVersionStore
+from ivr.telephony.calls import LiveCall
+from ivr.telephony.gateway import Gateway
+from ivr.web.flow_admin import FlowAdmin, PublishRefused
+from ivr.web.prompts_upload import UploadError, save_prompt
+from ivr.web.try_call import try_call
+from tests.conftest import FLOWS_DIR
+
+
+@pytest.fixture()
+def admin(tmp_path: Path) -> FlowAdmin:
+    flows = tmp_path / "flows"
+    flows.mkdir()
+    (flows / "plumbing.yaml").write_text((FLOWS_DIR / "plumbing.yaml").read_text())
+    settings = Settings(flows_dir=flows, audio_dir=tmp_path / "audio", twilio_auth_token="t",
+                        database_url=f"sqlite:///{tmp_path / 'db.sqlite3'}", download_models=False)
+    gateway = Gateway.build(settings)
+    admin = FlowAdmin(gateway, FlowVersionStore(gateway.store.store.engine))
+    admin.import_files()
+    return admin
+
+
+def _text(admin: FlowAdmin) -> str:
+    latest = admin.versions.latest("plumbing")
+    assert latest is not None
+    return str(latest["yaml"])
+
+
+def test_files_are_imported_once_as_published_versions(admin: FlowAdmin) -> None:
+    assert admin.gateway.book.versions["plumbing"] == "v1"
+    admin.import_files()
+    assert [v["version"] for v in admin.versions.versions("plumbing")] == [1]
+
+
+def test_a_draft_with_errors_cannot_be_published(admin: FlowAdmin) -> None:
+    broken = _text(admin).replace("automated system", "helpful line")
+    number = admin.save_draft("plumbing", broken, "ed@example.com")
+    with pytest.raises(PublishRefused) as refused:
+        admin.publish("plumbing", number, "ed@example.com")
+    assert "automated" in refused.value.problems[0].message
+    assert admin.gateway.book.versions["plumbing"] == "v1"
+
+
+def test_publishing_changes_new_calls_only_and_roll_back_restores(admin: FlowAdmin) -> None:
+    gateway = admin.gateway
+    at = dt.datetime(2026, 11, 24, 15, tzinfo=dt.UTC)
+    old_call = LiveCall("CAold", "plumbing", gateway.book.flows["plumbing"], gateway.engines["plumbing"],
+                        gateway.store)
+    old_call.apply(ev.CallStarted(at=at))
+    changed = _text(admin).replace("Say hours or press 1", "Say opening hours or press 1")
+    admin.publish("plumbing", admin.save_draft("plumbing", changed, "ed@example.com"), "ed@example.com")
+    assert gateway.book.versions["plumbing"] == "v2"
+    assert (admin.folder / "plumbing.yaml").read_text() == changed
+    # The call in progress goes on with the version it started with.
+    actions = old_call.apply(ev.Pressed("*", at=at))
+    assert any(isinstance(a, ev.Say) and a.text.startswith("Say hours or press 1") for a in actions)
+    _, new_actions = gateway.engines["plumbing"].start(ev.CallStarted(at=at))
+    assert any(isinstance(a, ev.Say) and a.text.startswith("Say opening hours") for a in new_actions)
+    number = admin.rollback("plumbing", 1, "boss@example.com")
+    assert number == 3 and gateway.book.versions["plumbing"] == "v3"
+    assert "Say hours or press 1" in (admin.folder / "plumbing.yaml").read_text()
+    audit = admin.versions.audit()
+    assert audit[0]["action"] == "roll back to v1" and audit[0]["user"] == "boss@example.com"
+    assert any("+      Say opening hours" in (e["diff"] or "") or "Say opening hours" in (e["diff"] or "")
+               for e in audit)
+
+
+def test_try_it_replays_typed_lines_through_the_draft(admin: FlowAdmin) -> None:
+    flow, _ = admin.check("plumbing", _text(admin))
+    assert flow is not None
+    lines = try_call(flow, ["#2", "no"], at="2026-11-24T10:00")
+    texts = [line["text"] for line in lines]
+    assert texts[0].startswith("This is Riverside Plumbing's automated system")
+    assert any("95 dollars" in t for t in texts) and lines[-1]["text"] == "call ends: answered"
+
+
+class _Upload:
+    def __init__(self, name: str, data: bytes) -> None:
+        self.filename, self._data = name, data
+
+    async def read(self) -> bytes:
+        return self._data
+
+
+def _wav(seconds: float = 1.0, rate: int = 44100) -> bytes:
+    out = io.BytesIO()
+    with wave.open(out, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        silence = b"\x00\x00" * int(rate * 0.5)
+        tone = b"".join(struct.pack("<h", int(8000 * math.sin(i / 10))) for i in range(int(rate * seconds)))
+        w.writeframes(silence + tone + silence)
+    return out.getvalue()
+
+
+def test_uploaded_prompts_are_converted_trimmed_and_named_in_a_draft(admin: FlowAdmin) -> None:
+    import asyncio
+
+    number = asyncio.run(save_prompt(admin, "plumbing", "hours", _Upload("hours.wav", _wav()), "ed"))
+    draft = admin.versions.get("plumbing", number)
+    assert draft is not None and "audio: audio/plumbing/hours.wav" in draft["yaml"]
+    assert "# After-hours line of a local plumbing" in draft["yaml"]  # comments survive
+    stored = admin.gateway.settings.audio_dir.parent / "audio" / "plumbing" / "hours.wav"
+    with wave.open(str(stored)) as w:
+        assert w.getframerate() == 8000 and w.getnchannels() == 1
+        assert 1.0 <= w.getnframes() / 8000 < 1.5  # 0.5 s of silence trimmed from each end
+    flow, problems = admin.check("plumbing", draft["yaml"])
+    assert flow is not None and not [p for p in problems if p.severity == "error"]
+    with pytest.raises(UploadError, match="upload a"):
+        asyncio.run(save_prompt(admin, "plumbing", "hours", _Upload("x.exe", b"MZ"), "ed"))
+    with pytest.raises(UploadError, match="not readable audio"):
+        asyncio.run(save_prompt(admin, "plumbing", "hours", _Upload("x.wav", b"RIFFjunk"), "ed"))
