@@ -31,6 +31,8 @@ class Settings(BaseSettings):
     handoff_webhook: str = Field("", description="URL that receives each handoff record (JSON)")
     handoff_secret: str = Field("", description="HMAC key for handoff URLs and webhooks; "
                                 "defaults to one derived from the Twilio auth token")
+    sms_from: str = Field("", description="Twilio number that texts on-call about emergency voicemails")
+    twilio_api_base: str = Field("", description="another base URL for Twilio's REST API (tests)")
     recognizer_threads: int = Field(2, ge=1, description="threads running Vosk (one per core)")
     vad_end_ms: int = Field(300, ge=100, description="silence that ends an utterance")
 

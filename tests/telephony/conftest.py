@@ -50,9 +50,17 @@ class _Recordings(http.server.BaseHTTPRequestHandler):
     wav = b""
     posts: ClassVar[list[tuple[dict[str, str], bytes]]] = []
 
-    def do_POST(self) -> None:
+    def do_POST(self) -> None:  # the business's handoff webhook, and Twilio's REST API (SMS)
         body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-        self.posts.append(({k.lower(): v for k, v in self.headers.items()}, body))
+        self.posts.append(({"path": self.path, **{k.lower(): v for k, v in self.headers.items()}}, body))
+        if self.path.endswith("/Messages.json"):
+            reply = b'{"sid": "SM0123", "status": "queued", "body": "ok"}'
+            self.send_response(201)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(reply)))
+            self.end_headers()
+            self.wfile.write(reply)
+            return
         self.send_response(204)
         self.end_headers()
 
@@ -93,7 +101,8 @@ def recording_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 def running(tmp_path_factory: pytest.TempPathFactory, recording_server: str) -> Iterator[RunningGateway]:
     root = tmp_path_factory.mktemp("gateway")
     settings = local_settings(root, _flows(root / "flows"), TOKEN, handoff_webhook=f"{recording_server}/crm",
-                              handoff_secret=HANDOFF_SECRET)
+                              handoff_secret=HANDOFF_SECRET, sms_from="+15550009999",
+                              twilio_account_sid="AC" + "0" * 32, twilio_api_base=recording_server)
     gateway = RunningGateway(settings).start()
     yield gateway
     gateway.stop()

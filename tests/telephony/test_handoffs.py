@@ -105,12 +105,15 @@ def test_handoff_record_is_posted_signed_and_served_by_token(
         twilio: TwilioSimulator, running: RunningGateway) -> None:
     from ivr.telephony.twilio.simulator import Press
 
-    before = len(handoffs_received())
+    def crm() -> list[tuple[dict[str, str], bytes]]:
+        return [p for p in handoffs_received() if p[0]["path"] == "/crm"]
+
+    before = len(crm())
     call = run(twilio.call([Listen(), Press("0"), Listen()], to=OPEN_NUMBER))
     deadline = time.monotonic() + 10
-    while len(handoffs_received()) == before and time.monotonic() < deadline:
+    while len(crm()) == before and time.monotonic() < deadline:
         time.sleep(0.1)
-    headers, body = handoffs_received()[-1]
+    headers, body = crm()[-1]
     expected = "sha256=" + hmac.new(HANDOFF_SECRET.encode(), body, hashlib.sha256).hexdigest()
     assert headers["x-ivr-signature"] == expected
     record = json.loads(body)
@@ -130,3 +133,20 @@ def _wait(running: RunningGateway, call: object, key: str) -> dict[str, object]:
         if record[key] or time.monotonic() > deadline:
             return record
         time.sleep(0.2)
+
+
+def test_emergency_voicemail_texts_the_on_call_people(
+        twilio: TwilioSimulator, voice: PromptRenderer, running: RunningGateway) -> None:
+    call = run(twilio.call([Listen(), Speak(voice.render("화재", "ko-KR")), Listen()], to=CLOSED_NUMBER,
+                           dial=DialPlan(["no-answer"])))
+    assert call.dialed == [OWNER] and call.recorded
+    deadline = time.monotonic() + 20
+    texts: list[tuple[dict[str, str], bytes]] = []
+    while not texts and time.monotonic() < deadline:
+        texts = [p for p in handoffs_received() if p[0]["path"].endswith("/Messages.json")]
+        time.sleep(0.2)
+    headers, body = texts[-1]
+    form = dict(x.split("=", 1) for x in body.decode().split("&"))
+    assert form["To"] == "%2B8210555503" and form["From"] == "%2B15550009999"
+    assert "Emergency+voicemail" in form["Body"]
+    assert headers["path"] == "/2010-04-01/Accounts/AC" + "0" * 32 + "/Messages.json"

@@ -13,6 +13,7 @@ import httpx
 from ivr.audio.mulaw import SAMPLE_RATE
 from ivr.telephony.calls import LiveCall
 from ivr.telephony.gateway import Gateway
+from ivr.telephony.twilio.notify import notify_emergency_voicemail
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)
@@ -48,6 +49,9 @@ async def transcribe_voicemail(gateway: Gateway, call: LiveCall, params: dict[st
     call.note("voicemail", transcript or "(no transcript)", recording=recording_sid)
     gateway.store.submit("add_callback", call.sid, call.state.caller,
                          call.state.transfer_reason or "message", transcript, call.flow.callback_promise)
+    if call.state.transfer_reason == "emergency":
+        sent = await gateway.run_speech(notify_emergency_voicemail, gateway, call, transcript)
+        call.note("sms", f"texted {sent} on-call number(s) about the emergency voicemail")
 
 
 def _transcribe(gateway: Gateway, language: str, wav: bytes) -> str:
