@@ -20,6 +20,7 @@ from ivr.store.calls import CallStore
 from ivr.web.auth import Accounts, AuthError, LoginLimiter, Session
 from ivr.web.dashboard import dashboard_figures, filter_calls
 from ivr.web.flow_admin import FlowAdmin, PublishRefused
+from ivr.web.flow_form import apply_form, form_fields
 from ivr.web.prompts_upload import UploadError, save_prompt
 from ivr.web.try_call import try_call
 
@@ -116,6 +117,27 @@ def console_router(admin: FlowAdmin, accounts: Accounts, calls: CallStore, secur
         return page(request, "flow.html", session, name=name, row=row, problems=problems,
                     versions=admin.versions.versions(name), flow=flow,
                     steps=[sid for sid, s in flow.steps.items() if hasattr(s, "audio")])
+
+    @router.get("/flows/{name}/form", response_class=HTMLResponse)
+    async def flow_form(request: Request, name: str) -> HTMLResponse:
+        session = current(request, "flows")
+        row = admin.versions.latest(name)
+        if row is None:
+            raise HTTPException(404)
+        return page(request, "flow_form.html", session, name=name, row=row,
+                    fields=form_fields(row["yaml"]), flow=admin.gateway.book.flows[name])
+
+    @router.post("/flows/{name}/form")
+    async def save_form(request: Request, name: str) -> Response:
+        session, form = await changing(request, "flows")
+        row = admin.versions.latest(name)
+        assert row is not None
+        try:
+            text = apply_form(row["yaml"], {k: str(v) for k, v in form.items()})
+        except ValueError as exc:
+            raise HTTPException(400, f"not saved: {exc}") from None
+        number = admin.save_draft(name, text, session.user.email)
+        return RedirectResponse(f"/console/flows/{name}?version={number}", status_code=303)
 
     @router.post("/flows/{name}/draft")
     async def save_draft(request: Request, name: str) -> Response:

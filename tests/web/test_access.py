@@ -81,3 +81,15 @@ def test_weak_passwords_and_unknown_roles_are_refused(console: RunningGateway) -
 def test_card_numbers_are_masked() -> None:
     assert mask_cards("my card is 4111 1111 1111 1234 thanks") == "my card is **** 1234 thanks"
     assert mask_cards("call 555 0100") == "call 555 0100"
+
+
+def test_the_form_view_saves_a_draft(console: RunningGateway) -> None:
+    with logged_in(console, "editor@example.com") as editor:
+        page = editor.get("/console/flows/plumbing/form")
+        assert page.status_code == 200 and 'name="hours.mon" value="08:00-18:00"' in page.text
+        token = csrf_of(editor, "/console/flows/plumbing/form")
+        reply = editor.post("/console/flows/plumbing/form", data={"csrf": token, "hours.sat": "",
+                                                                  "hours.mon": "07:00-19:00"})
+        assert reply.status_code == 303
+        draft = editor.get(reply.headers["location"]).text
+        assert "mon: [&#34;07:00-19:00&#34;]" in draft or 'mon: ["07:00-19:00"]' in draft

@@ -126,3 +126,24 @@ def test_uploaded_prompts_are_converted_trimmed_and_named_in_a_draft(admin: Flow
         asyncio.run(save_prompt(admin, "plumbing", "hours", _Upload("x.exe", b"MZ"), "ed"))
     with pytest.raises(UploadError, match="not readable audio"):
         asyncio.run(save_prompt(admin, "plumbing", "hours", _Upload("x.wav", b"RIFFjunk"), "ed"))
+
+
+def test_the_form_view_writes_the_same_yaml_keeping_comments(admin: FlowAdmin) -> None:
+    from ivr.web.flow_form import apply_form, form_fields
+
+    text = _text(admin)
+    fields = form_fields(text)
+    assert fields["hours"]["mon"] == "08:00-18:00" and fields["hours"]["sun"] == ""
+    assert fields["people"]["on_call"] == "+15550100122, +15550100123"
+    form = {f"hours.{d}": v for d, v in fields["hours"].items()}
+    form.update({"hours.sat": "", "hours.sun": "10:00-14:00", "holidays": "2026-12-25, 2026-12-26",
+                 "people.office": "+15550100199", "prompt.area": "We cover Riverside only."})
+    changed = apply_form(text, form)
+    assert "# After-hours line of a local plumbing" in changed
+    flow, problems = admin.check("plumbing", changed)
+    assert flow is not None and not problems
+    assert "sat" not in flow.hours and flow.hours["sun"] == ["10:00-14:00"]
+    assert [str(d) for d in flow.holidays] == ["2026-12-25", "2026-12-26"]
+    assert flow.people["office"].numbers == ["+15550100199"]
+    assert flow.steps["area"].text == "We cover Riverside only."  # type: ignore[union-attr]
+    assert 'mon: ["08:00-18:00"]' in changed
