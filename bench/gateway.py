@@ -111,11 +111,11 @@ class _Outcome:
     failed: int = 0
 
 
-def _simulate(port: int, voice: dict[str, bytes], indexes: list[int], n: int) -> _Outcome:
+def _simulate(port: int, voice: dict[str, bytes], indexes: list[int], n: int, ramp: float) -> _Outcome:
     """One simulator process: its share of the round's calls."""
     async def run() -> list[SimulatedCall | BaseException]:
         sim = TwilioSimulator(f"http://127.0.0.1:{port}", TOKEN)
-        return await asyncio.gather(*(_one_call(sim, voice, ENDINGS[i % 3], i * 2.0 / n)
+        return await asyncio.gather(*(_one_call(sim, voice, ENDINGS[i % 3], i * ramp / n)
                                       for i in indexes), return_exceptions=True)
 
     try:
@@ -138,14 +138,14 @@ def _simulate(port: int, voice: dict[str, bytes], indexes: list[int], n: int) ->
     return out
 
 
-def _round(n: int, port: int, pid: int, voice: dict[str, bytes], processes: int) -> Round:
+def _round(n: int, port: int, pid: int, voice: dict[str, bytes], processes: int, ramp: float) -> Round:
     result = Round(n)
     cpu0, t0 = _cpu_s(pid), time.monotonic()
     health0 = httpx.get(f"http://127.0.0.1:{port}/health").json()["media"]
     shares = [list(range(k, n, processes)) for k in range(processes)]
     context = multiprocessing.get_context("spawn")
     with context.Pool(processes) as pool:
-        pending = pool.starmap_async(_simulate, [(port, voice, share, n) for share in shares])
+        pending = pool.starmap_async(_simulate, [(port, voice, share, n, ramp) for share in shares])
         while not pending.ready():
             result.peak_rss_mb = max(result.peak_rss_mb, _rss_mb(pid))
             pending.wait(0.5)
@@ -176,6 +176,8 @@ def _pct(values: list[float], q: float) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", default="10,50,100", help="concurrent calls per round")
+    parser.add_argument("--ramp", type=float, default=20.0,
+                        help="seconds over which the calls arrive (2 = all callers speak at once)")
     parser.add_argument("--sim-processes", type=int, default=2,
                         help="simulator processes (one Python process tops out near 60 calls)")
     args = parser.parse_args(argv)
@@ -189,13 +191,14 @@ def main(argv: list[str] | None = None) -> int:
         renderer = PromptRenderer(root / "voice", root)
         voice = {w: renderer.render(w, "ko-KR") for w in ("시간", "네", "상담 원", "예약")}
         idle_mb = _rss_mb(proc.pid)
-        print(f"gateway idle RSS: {idle_mb:.0f} MB (includes the shared Korean model)\n")
+        print(f"gateway idle RSS: {idle_mb:.0f} MB (includes the shared Korean model); calls arrive "
+              f"over {args.ramp:.0f} s and each lasts about 35 s\n")
         header = (f"{'calls':>5} {'failed':>6} {'turn p50':>8} {'turn p95':>8} {'key0 p95':>8} "
                   f"{'spoken p95':>10} {'late frm':>8} {'max lag':>7} {'stalls':>6} {'sim late':>8} "
                   f"{'MB/call':>7} {'gw CPU':>6}")
         print(header + "\n" + "-" * len(header), flush=True)
         for n in rounds:
-            r = _round(n, port, proc.pid, voice, args.sim_processes)
+            r = _round(n, port, proc.pid, voice, args.sim_processes, args.ramp)
             per_call = (r.peak_rss_mb - idle_mb) / n
             print(f"{n:>5} {r.failed:>6} {_pct(r.turn, .5):>8} {_pct(r.turn, .95):>8} "
                   f"{_pct(r.key0, .95):>8} {_pct(r.spoken, .95):>10} "
