@@ -154,7 +154,7 @@ def loudness() -> None:
     print("\nLoud vs normal voice (espeak-ng clips through the voice-activity gate; two normal "
           "utterances set each caller's baseline, then a third at the given gain):")
     results: dict[float, int] = {}
-    for gain in (0.0, 4.0, 8.0, 14.0):
+    for gain in (0.0, 3.0, 6.0, 10.0, 14.0, 20.0):
         flagged = 0
         for i, phrase in enumerate(LOUDNESS_PHRASES):
             baseline = LoudnessBaseline()

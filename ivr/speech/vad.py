@@ -23,7 +23,7 @@ class Utterance:
     """A finished stretch of speech: its length and mean loudness."""
 
     duration_ms: int
-    mean_db: float
+    mean_db: float  # the level of its loud part: 90th percentile of its frames' loudness
 
 
 class VoiceActivity:
@@ -36,8 +36,7 @@ class VoiceActivity:
         self._voiced_run = 0
         self._quiet_run = 0
         self._frames = 0
-        self._db_sum = 0.0
-        self._voiced = 0
+        self._levels: list[float] = []
         self.preroll: deque[bytes] = deque(maxlen=PREROLL_FRAMES)
 
     @property
@@ -54,15 +53,13 @@ class VoiceActivity:
             self._voiced_run = self._voiced_run + 1 if voiced else 0
             if self._voiced_run >= OPEN_FRAMES:
                 self.speaking, self._quiet_run = True, 0
-                run = self._voiced_run
-                self._frames, self._db_sum, self._voiced = run, db * run, run
+                self._frames, self._levels = self._voiced_run, [db] * self._voiced_run
                 return "start"
             return None
         self._frames += 1
         if voiced and self._frames < MAX_UTTERANCE_FRAMES:
             self._quiet_run = 0
-            self._voiced += 1
-            self._db_sum += db
+            self._levels.append(db)
             return None
         self._quiet_run += 1
         if self._quiet_run >= self.end_frames or self._frames >= MAX_UTTERANCE_FRAMES:
@@ -72,8 +69,11 @@ class VoiceActivity:
 
     def utterance(self) -> Utterance:
         """The utterance that just ended."""
-        voiced = max(1, self._voiced)
-        return Utterance((self._frames - self._quiet_run) * FRAME_MS, self._db_sum / voiced)
+        # A percentile of the voiced frames moves exactly with the caller's volume, whereas a
+        # mean depends on how many soft frames cleared the gate.
+        levels = sorted(self._levels) or [-96.0]
+        level = levels[min(len(levels) - 1, int(0.9 * len(levels)))]
+        return Utterance((self._frames - self._quiet_run) * FRAME_MS, level)
 
 
 class LoudnessBaseline:
