@@ -8,15 +8,20 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import secrets
 from pathlib import Path
 from typing import Any
 
-from fastapi import APIRouter, Form, HTTPException, Request, Response, UploadFile
+from fastapi import APIRouter, Form, HTTPException, Request, Response, UploadFile, WebSocket
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 
 from ivr.errors import FlowError
-from ivr.store.calls import CallStore
+from ivr.flow import events as ev
+from ivr.flow.engine import Engine
+from ivr.store.calls import CallStore, utcnow
+from ivr.telephony.calls import LiveCall
+from ivr.telephony.twilio.webhooks import pump_media_stream
 from ivr.web.auth import Accounts, AuthError, LoginLimiter, Session
 from ivr.web.dashboard import dashboard_figures, filter_calls
 from ivr.web.flow_admin import FlowAdmin, PublishRefused
@@ -116,7 +121,8 @@ def console_router(admin: FlowAdmin, accounts: Accounts, calls: CallStore, secur
         flow = admin.gateway.book.flows[name]
         return page(request, "flow.html", session, name=name, row=row, problems=problems,
                     versions=admin.versions.versions(name), flow=flow,
-                    steps=[sid for sid, s in flow.steps.items() if hasattr(s, "audio")])
+                    steps=[sid for sid, s in flow.steps.items() if hasattr(s, "audio")],
+                    speech=admin.gateway.speech_status(flow.language))
 
     @router.get("/flows/{name}/form", response_class=HTMLResponse)
     async def flow_form(request: Request, name: str) -> HTMLResponse:
@@ -155,7 +161,7 @@ def console_router(admin: FlowAdmin, accounts: Accounts, calls: CallStore, secur
             row = admin.versions.get(name, version)
             return page(request, "flow.html", session, name=name, row=row, problems=exc.problems,
                         versions=admin.versions.versions(name), flow=admin.gateway.book.flows[name],
-                        steps=[], refused=True, status=409)
+                        steps=[], refused=True, status=409, speech="keypad-only")
         return RedirectResponse(f"/console/flows/{name}", status_code=303)
 
     @router.post("/flows/{name}/rollback")
@@ -194,6 +200,57 @@ def console_router(admin: FlowAdmin, accounts: Accounts, calls: CallStore, secur
             return JSONResponse({"error": str(FlowError(problems))}, status_code=422)
         lines = try_call(flow, [str(x) for x in body.get("inputs", [])], body.get("at"))
         return JSONResponse({"lines": lines})
+
+    @router.post("/api/voice-call")
+    async def voice_call(request: Request) -> JSONResponse:
+        """Start a call on the draft that the browser joins with its microphone, over the same
+        Media Streams path (and session code) as a phone call."""
+        session = current(request, "flows")
+        if request.headers.get("x-csrf-token") != session.csrf:
+            raise HTTPException(403, "missing or wrong CSRF token; reload the page")
+        body = await request.json()
+        name = str(body.get("name", "draft"))
+        flow, problems = admin.check(name, str(body.get("yaml", "")))
+        if flow is None:
+            return JSONResponse({"error": str(FlowError(problems))}, status_code=422)
+        gateway = admin.gateway
+        speech = gateway.speech_status(flow.language)
+        if speech == "keypad-only":
+            return JSONResponse({"error": f"no speech model for {flow.language} on this machine"},
+                                status_code=409)
+        sid = "CAconsole" + secrets.token_hex(12)
+        call = gateway.registry.add(LiveCall(sid, name, flow, Engine(flow), gateway.store))
+        gateway.store.submit("start_call", sid, name, "draft", f"console:{session.user.email}",
+                             "console", utcnow(), speech)
+        # No TwiML plays the disclosure here, so the stream plays it first.
+        call.pending = call.apply(ev.CallStarted(at=utcnow(), caller=f"console:{session.user.email}",
+                                                 call_id=sid))
+        return JSONResponse({"call_sid": sid})
+
+    @router.get("/api/voice-call/{sid}")
+    async def voice_call_state(request: Request, sid: str) -> JSONResponse:
+        current(request, "flows")
+        call = admin.gateway.registry.get(sid)
+        if call is None or not sid.startswith("CAconsole"):
+            raise HTTPException(404)
+        lines = [{"who": "gateway" if t.speaker == "system" else "caller", "text": t.text}
+                 for t in call.state.turns]
+        decision = call.decision
+        if isinstance(decision, ev.Transfer):
+            lines.append({"who": "action", "text": f"transfer to {decision.people.label} "
+                          f"({decision.reason}); whisper: {decision.summary}"})
+        elif decision is not None:
+            lines.append({"who": "action", "text": type(decision).__name__.lower()})
+        return JSONResponse({"lines": lines, "ended": call.decision is not None})
+
+    @router.websocket("/media")
+    async def console_media(websocket: WebSocket) -> None:
+        session = accounts.session(websocket.cookies.get(COOKIE))
+        if session is None or not session.user.can("flows"):
+            await websocket.close(code=1008)  # before accept: the handshake gets HTTP 403
+            return
+        await websocket.accept()
+        await pump_media_stream(admin.gateway, websocket)
 
     @router.get("/schema.json")
     async def schema(request: Request) -> JSONResponse:

@@ -178,13 +178,14 @@ def twilio_router(gateway: Gateway, signatures: TwilioSignatures, twiml: TwimlBu
             await websocket.close(code=1008)  # before accept: the handshake gets HTTP 403
             return
         await websocket.accept()
-        await _pump(gateway, websocket)
+        await pump_media_stream(gateway, websocket)
 
     return router
 
 
-async def _pump(gateway: Gateway, websocket: WebSocket) -> None:
-    """The thin loop between the websocket and the session."""
+async def pump_media_stream(gateway: Gateway, websocket: WebSocket) -> None:
+    """The thin loop between a Media Streams websocket (Twilio's, or the console's microphone)
+    and a call session."""
     codec = TwilioMediaCodec()
     session = CallSession(gateway, _TwilioOutbound(websocket, codec))
     try:

@@ -42,7 +42,7 @@
       `<li class="${p.severity}">line ${p.line}: ${p.severity}: ${escape(p.message)}</li>`).join("")
       : '<li class="ok">No problems.</li>';
     // Publishing works on the saved version; unsaved edits must be saved (and clean) first.
-    publish.disabled = badLines.size > 0 || area.dataset.dirty === "1";
+    publish.disabled = badLines.size > 0 || area.dataset.dirty === "1" || publish.dataset.live === "1";
     paint();
   }
   area.addEventListener("input", () => {
