@@ -27,6 +27,7 @@ Mode = Literal["idle", "listening", "anything_else", "offer_person", "transferri
                "voicemail", "ended"]
 MISSES_BEFORE_PERSON = 2
 ANNOUNCED = ("not understood", "distress")  # transfers that say "Connecting you to ..." first
+MIN_CONFIDENCE = 0.3  # below this, recognised text is a guess (see VoskRecognizer.finish)
 
 
 @dataclass(frozen=True)
@@ -146,9 +147,16 @@ class Engine:
             self._miss(out, "no_match")
             return
         out.turn("caller", text, confidence=f"{event.confidence:.2f}")
+        words = self.words
+        if event.confidence < MIN_CONFIDENCE:
+            # Not trusted for a choice, an emergency or distress; a person, if asked, is safe.
+            if find_any(text, words.person, words.match):
+                self._transfer(out, "requested", f"said {text!r}")
+            else:
+                self._miss(out, "no_match")
+            return
         if self._signalled(out, event):
             return
-        words = self.words
         if find_any(text, self.words.robot, words.match):
             self._answer_robot_question(out)
         elif find_any(text, words.person, words.match):

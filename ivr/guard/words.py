@@ -49,8 +49,10 @@ WORDS: dict[str, LanguageWords] = {
         no=("아니요", "아니", "없어요", "괜찮아요"),
         match="prefix",
         # Measured with espeak-ng at 8 kHz (tests/speech): these stay recognisable next to a
-        # menu's words; 짜증, 최악 and 응급 were misheard as other words or not at all.
-        grammar=("상담원", "사람", "로봇", "다시", "화재", "몇 번"),
+        # menu's words; 짜증, 최악 and 응급 were misheard as other words or not at all. No
+        # emergency word is built in: out-of-grammar speech is forced onto grammar words (화나,
+        # "angry", was heard as 화재, "fire"), so a flow opts in with its own `emergencies`.
+        grammar=("상담원", "사람", "로봇", "다시", "몇 번"),
     ),
     "zh": LanguageWords(
         person=("人工", "客服", "人工服务", "转人工", "真人", "接线员"),

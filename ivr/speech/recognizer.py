@@ -60,12 +60,15 @@ class VoskRecognizer:
         self._rec: Any = None
         self._last_partial = ""
         self._endpointed: SpeechResult | None = None  # text Vosk closed off before `finish`
+        self._phrases: set[str] | None = None  # the grammar, when recognition is restricted
 
     def start(self, grammar: Sequence[str] | None) -> None:
         import vosk
 
+        self._phrases = None
         if grammar:
             phrases = self.vocabulary.usable(grammar)
+            self._phrases = {" ".join(p.split()) for p in phrases}
             if self.vocabulary.has_unk:
                 phrases.append("[unk]")
             self._rec = vosk.KaldiRecognizer(self.model, SAMPLE_RATE,
@@ -98,6 +101,10 @@ class VoskRecognizer:
         result = _parse(self._rec.FinalResult(), final=True)
         if not result.text and self._endpointed is not None:
             result = SpeechResult(self._endpointed.text, self._endpointed.confidence, True)
+        if self._phrases is not None and result.text and result.text not in self._phrases:
+            # A restricted grammar forces any speech onto its words; several phrases strung
+            # together ("hello" heard as "fire, how many times, booking") are not an answer.
+            result = SpeechResult(result.text, 0.0, True)
         self._rec, self._endpointed = None, None
         return result
 

@@ -286,3 +286,12 @@ def test_answer_then_no_says_goodbye_and_hangs_up() -> None:
     caller.say("no thanks")
     assert isinstance(caller.actions[-1], ev.Hangup)
     assert caller.state.outcome == "answered"
+
+
+def test_an_untrusted_result_is_a_miss_not_an_emergency() -> None:
+    caller = Caller(SHIPPED[0].load(), SHIPPED[0].closed_at)
+    caller.send(ev.Heard("fire emergency booking", confidence=0.0))
+    assert caller.transfer() is None and caller.voicemail() is None
+    assert caller.said()[0] == "I didn't catch that."
+    caller.send(ev.Heard("agent booking", confidence=0.0))  # a person, even from a guess
+    assert caller.voicemail() is not None  # after hours: the person's voicemail

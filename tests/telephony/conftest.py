@@ -25,6 +25,11 @@ HANDOFF_SECRET = "crm-shared-secret"
 OPEN_NUMBER = "+8225550300"
 CLOSED_NUMBER = "+8225550399"
 T = TypeVar("T")
+FIRE = """emergencies:
+  - name: fire
+    phrases: ["화재"]
+    safety: 불이 났다면 모두 대피하고 119에 전화하세요.
+"""
 
 ALL_DAY = "\n".join(f'  {d}: ["00:00-24:00"]' for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun"))
 
@@ -36,7 +41,7 @@ def _flows(folder: Path) -> Path:
     hours_end = korean.index("holidays:")
     open_flow = korean[:hours_start] + f"hours:\n{ALL_DAY}\n" + korean[hours_end:]
     closed_flow = korean[:hours_start] + "hours: {}\n" + korean[hours_end:]
-    closed_flow = closed_flow.replace(OPEN_NUMBER, CLOSED_NUMBER)
+    closed_flow = closed_flow.replace(OPEN_NUMBER, CLOSED_NUMBER).replace("start: main", FIRE + "start: main")
     (folder / "korean_open.yaml").write_text(open_flow.replace("holidays: [2027-02-16, 2027-02-17]",
                                                                "holidays: []"), encoding="utf-8")
     (folder / "korean_closed.yaml").write_text(closed_flow, encoding="utf-8")
