@@ -2,8 +2,8 @@
 
 Passwords are hashed with Argon2 (argon2-cffi). A session is a random token in an HttpOnly,
 SameSite=Strict cookie; only its SHA-256 is stored. Every form and fetch that changes
-something carries the session's CSRF token. Five failed logins in five minutes from one
-address, or for one account, lock further attempts until the window passes.
+something carries the session's CSRF token. Five failed logins in five minutes for one
+account (twenty from one address) lock further attempts until the window passes.
 """
 
 from __future__ import annotations
@@ -109,10 +109,11 @@ class Accounts:
 
 
 class LoginLimiter:
-    """At most `attempts` failures per key in `window` seconds (per address and per account)."""
+    """At most `attempts` failures per account, and `per_address` per address (an office shares
+    one), in `window` seconds. Keys are "user:..." or "ip:..."."""
 
-    def __init__(self, attempts: int = 5, window: float = 300.0) -> None:
-        self.attempts, self.window = attempts, window
+    def __init__(self, attempts: int = 5, window: float = 300.0, per_address: int = 20) -> None:
+        self.attempts, self.window, self.per_address = attempts, window, per_address
         self._failures: dict[str, deque[float]] = defaultdict(deque)
 
     def blocked(self, *keys: str) -> bool:
@@ -121,7 +122,7 @@ class LoginLimiter:
             failures = self._failures[key]
             while failures and now - failures[0] > self.window:
                 failures.popleft()
-            if len(failures) >= self.attempts:
+            if len(failures) >= (self.per_address if key.startswith("ip:") else self.attempts):
                 return True
         return False
 

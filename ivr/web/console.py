@@ -130,14 +130,21 @@ def console_router(admin: FlowAdmin, accounts: Accounts, calls: CallStore, secur
         row = admin.versions.latest(name)
         if row is None:
             raise HTTPException(404)
-        return page(request, "flow_form.html", session, name=name, row=row,
+        note = None
+        if admin.check(name, row["yaml"])[0] is None:  # a draft that does not load: use the live one
+            note = (f"v{row['version']} does not load; the form shows the live version. "
+                    f"Fix v{row['version']} in the editor.")
+            row = admin.versions.latest(name, "published")
+            assert row is not None
+        return page(request, "flow_form.html", session, name=name, row=row, note=note,
                     fields=form_fields(row["yaml"]), flow=admin.gateway.book.flows[name])
 
     @router.post("/flows/{name}/form")
     async def save_form(request: Request, name: str) -> Response:
         session, form = await changing(request, "flows")
-        row = admin.versions.latest(name)
-        assert row is not None
+        row = admin.versions.get(name, int(str(form.get("version", "0"))))
+        if row is None:
+            raise HTTPException(400, "no such version")
         try:
             text = apply_form(row["yaml"], {k: str(v) for k, v in form.items()})
         except ValueError as exc:
