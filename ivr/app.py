@@ -106,7 +106,9 @@ def warm_up(gateway: Gateway, out: Any = None) -> None:
         status = gateway.speech_status(flow.language)
         if status == "keypad-only":
             problem = gateway.models.status().get(flow.language.split("-")[0].lower(), "")
-            print(f"flow {name} ({flow.language}): KEYPAD-ONLY - {problem}", file=out)
+            print(f"flow {name} ({flow.language}): KEYPAD-ONLY (callers use keys; 0 and silence still "
+                  f"reach a person). For speech, set IVR_VOSK_MODEL to a Vosk model folder. "
+                  f"Reason: {problem}", file=out)
         else:
             print(f"flow {name} ({flow.language}): speech by {status}", file=out)
         prompts = spoken_prompts(flow)

@@ -86,6 +86,7 @@ class Accounts:
             raise AuthError("wrong email or password") from None
         token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(24)
         with self.engine.begin() as conn:
+            conn.execute(delete(sessions).where(sessions.c.expires_at < utcnow()))  # old ones go
             conn.execute(insert(sessions).values(
                 token_hash=_digest(token), user_id=row["id"], csrf=csrf,
                 expires_at=utcnow() + dt.timedelta(hours=SESSION_HOURS)))
