@@ -114,10 +114,18 @@ def _call(args: argparse.Namespace) -> int:
         return run_terminal_call(args)
     from ivr.terminal import TerminalCall
 
-    at = call_time(flow, args.at)
+    try:
+        at = call_time(flow, args.at)
+        script = args.script.read_text(encoding="utf-8").splitlines() if args.script else None
+    except ValueError:
+        print(f"--at {args.at!r} is not a time; use ISO 8601, e.g. 2026-11-24T03:00", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"cannot read the script {args.script}: {exc.strerror}", file=sys.stderr)
+        return 2
     call = TerminalCall(flow, sys.stdout, at, args.caller)
-    if args.script:
-        lines: Iterator[str] = iter(args.script.read_text(encoding="utf-8").splitlines())
+    if script is not None:
+        lines: Iterator[str] = iter(script)
         call.run(lines)
     else:
         print(f"Calling {flow.name} ({flow.language}). Type what you would say; #5 presses 5; "

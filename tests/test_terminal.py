@@ -51,3 +51,11 @@ def test_broken_flow_is_reported_not_run(capsys: pytest.CaptureFixture[str]) -> 
 
     assert main(["call", str(FIXTURES / "broken" / "missing_step.yaml")]) == 1
     assert "no step named 'hourz'" in capsys.readouterr().err
+
+
+def test_bad_arguments_get_a_message_not_a_traceback(capsys: pytest.CaptureFixture[str]) -> None:
+    flow = str(FLOWS_DIR / "plumbing.yaml")
+    assert main(["call", flow, "--at", "tomorrow"]) == 2
+    assert "is not a time; use ISO 8601" in capsys.readouterr().err
+    assert main(["call", flow, "--script", "/no/such/script.txt"]) == 2
+    assert "cannot read the script" in capsys.readouterr().err
