@@ -53,6 +53,11 @@ class CallState:
     disclosure_done_at: dt.datetime | None = None
 
     @property
+    def disclosing(self) -> bool:
+        """The disclosure is still playing: only a person request, an emergency or distress acts."""
+        return self.started_at is not None and self.disclosure_done_at is None
+
+    @property
     def ended(self) -> bool:
         """No more caller input will be acted on (transferred, voicemail or hung up)."""
         return self.mode in ("transferring", "voicemail", "ended")
@@ -143,8 +148,10 @@ class Engine:
         if not event.final:
             self._on_partial(out, text)
             return
+        disclosing = out.state.disclosing
         if not text:
-            self._miss(out, "no_match")
+            if not disclosing:
+                self._miss(out, "no_match")
             return
         out.turn("caller", text, confidence=f"{event.confidence:.2f}")
         words = self.words
@@ -152,10 +159,15 @@ class Engine:
             # Not trusted for a choice, an emergency or distress; a person, if asked, is safe.
             if find_any(text, words.person, words.match):
                 self._transfer(out, "requested", f"said {text!r}")
-            else:
+            elif not disclosing:
                 self._miss(out, "no_match")
             return
         if self._signalled(out, event):
+            return
+        if disclosing:
+            # Heard over the disclosure: a person is honoured at once; a choice waits for the menu.
+            if find_any(text, words.person, words.match):
+                self._transfer(out, "requested", f"said {text!r}")
             return
         if find_any(text, self.words.robot, words.match):
             self._answer_robot_question(out)
@@ -180,6 +192,8 @@ class Engine:
             self._transfer(out, "requested", f"said {text!r}")
 
     def _on_pressed(self, out: _Out, event: ev.Pressed) -> None:
+        if out.state.disclosing and event.digit != PERSON_KEY:
+            return  # other keys wait for the disclosure to end; the adapter presses them then
         out.turn("caller", f"[key {event.digit}]")
         if event.digit == PERSON_KEY:
             self._transfer(out, "requested", "pressed 0")
@@ -189,6 +203,8 @@ class Engine:
             self._choose(out, key=event.digit)
 
     def _on_silence(self, out: _Out, event: ev.Silence) -> None:
+        if out.state.disclosing:
+            return  # the caller is listening to the disclosure, not failing to answer
         out.turn("caller", "[silence]")
         self._miss(out, "no_input")
 

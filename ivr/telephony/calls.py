@@ -32,8 +32,10 @@ class LiveCall:
     state: CallState = field(default_factory=CallState)
     decision: Decision | None = None
     pending: list[ev.Action] = field(default_factory=list)  # actions for the stream to run
-    first_key: str | None = None  # pressed during the disclosure, before the stream
-    dial_attempt: int = 0
+    first_key: str | None = None  # pressed during the disclosure; acted on when it ends
+    stream_started: bool = False
+    disclosure_heard: bool = False  # its mark came back: the caller heard it to the end
+    accepted_attempts: set[int] = field(default_factory=set)  # dial attempts whose whisper got a 1
     started: float = field(default_factory=time.monotonic)
     _saved_turns: int = 0
     _saved: dict[str, Any] = field(default_factory=dict)

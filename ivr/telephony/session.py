@@ -65,6 +65,7 @@ class CallSession:
         self.cleared: set[str] = set()
         self.listening: _Listening | None = None
         self.terminal: ev.Transfer | ev.Voicemail | ev.Hangup | None = None
+        self.after_disclosure: list[ev.Action] | None = None  # the flow's start, held until then
         self.closed = False
         self.lock = asyncio.Lock()
         self._mark_seq = 0
@@ -100,15 +101,34 @@ class CallSession:
         if call is None:
             raise LookupError(f"stream for unknown call {event.call_sid}")
         self.call = call
+        call.stream_started = True
         recognizer = self.gateway.recognizer(call.flow.language)
         if recognizer is not None:
             self.speech = _Speech(recognizer, VoiceActivity(self.gateway.settings.vad_end_ms))
-        call.update(disclosure_done_s=round(call.elapsed(), 3))
-        call.apply(ev.PromptFinished("disclosure", at=utcnow()))  # TwiML played it
         pending, call.pending = call.pending, []
-        await self._run(pending)
+        first = pending[0] if pending else None
+        if not (isinstance(first, ev.Say) and first.prompt_id == "disclosure"):
+            await self._run(pending)
+            return
+        # The disclosure plays alone, and the caller is heard from its first word: a request
+        # for a person (or an emergency) acts over it; the menu follows once it has played.
+        self.after_disclosure = pending[1:]
+        listen = next((a for a in self.after_disclosure if isinstance(a, ev.Listen)), None)
+        self.listening = _Listening(listen) if listen is not None else None
+        await self._play(first)
+
+    async def _disclosure_played(self) -> None:
+        call, rest = self.call, self.after_disclosure or []
+        self.after_disclosure = None
+        if call is None or self.terminal is not None:
+            return
+        call.disclosure_heard = True
+        call.update(disclosure_done_s=round(call.elapsed(), 3))
+        await self._run(rest)
         if call.first_key:
-            await self._caller_event(ev.Pressed(call.first_key, at=utcnow()))
+            key, call.first_key = call.first_key, None
+            await self._barge_in()
+            await self._caller_event(ev.Pressed(key, at=utcnow()))
 
     async def _on_audio(self, event: m.MediaEvent) -> None:
         assert isinstance(event, m.Audio)
@@ -145,6 +165,9 @@ class CallSession:
         assert isinstance(event, m.Key)
         if self.terminal is not None:
             return
+        if self.after_disclosure is not None and event.digit != "0" and self.call is not None:
+            self.call.first_key = self.call.first_key or event.digit  # pressed once the disclosure ends
+            return
         await self._barge_in()
         await self._caller_event(ev.Pressed(event.digit, at=utcnow()))
 
@@ -157,10 +180,13 @@ class CallSession:
             return
         done = self.pending_marks[: self.pending_marks.index(event.name) + 1]
         del self.pending_marks[: len(done)]
+        prompts = [name.split("#")[0] for name in done]
         if self.call is not None:
-            for name in done:
-                self.call.apply(ev.PromptFinished(name.split("#")[0], at=utcnow()))
-        if not self.pending_marks:
+            for prompt in prompts:
+                self.call.apply(ev.PromptFinished(prompt, at=utcnow()))
+        if "disclosure" in prompts and self.after_disclosure is not None:
+            await self._disclosure_played()
+        elif not self.pending_marks:
             await self._prompts_done()
 
     async def _on_stop(self, event: m.MediaEvent) -> None:
@@ -178,7 +204,8 @@ class CallSession:
     async def _speech_started(self, speech: _Speech) -> None:
         listening = self.listening
         assert listening is not None
-        await self._barge_in()
+        if self.after_disclosure is None:  # speech over the disclosure does not cut it short
+            await self._barge_in()
         self._stop_timer()
         speech.in_utterance = True
         speech.batch = list(speech.vad.preroll)
@@ -213,7 +240,10 @@ class CallSession:
     async def _caller_event(self, event: ev.Event) -> None:
         if self.call is None or self.terminal is not None:
             return
-        await self._run(self.call.apply(event))
+        actions = self.call.apply(event)
+        if actions and self.after_disclosure is not None:
+            await self._barge_in()  # a person or an emergency, asked for over the disclosure
+        await self._run(actions)
 
     async def _run(self, actions: list[ev.Action]) -> None:
         if any(isinstance(a, (ev.Say, ev.Listen)) for a in actions):

@@ -24,6 +24,7 @@ def try_call(flow: Flow, inputs: list[str], at: str | None = None) -> list[dict[
     engine = Engine(flow)
     state, actions = engine.start(ev.CallStarted(at=when, caller="console", call_id="try"))
     lines = _show(actions)
+    state, _ = engine.handle(state, ev.PromptFinished("disclosure"))  # the page shows it at once
     for text in inputs:
         event = parse_line(text)
         if event is None or state.mode == "ended":

@@ -12,10 +12,12 @@ from ivr.flow.model import Flow
 class Caller:
     """One scripted call through the pure engine."""
 
-    def __init__(self, flow: Flow, at: dt.datetime) -> None:
+    def __init__(self, flow: Flow, at: dt.datetime, disclosure_played: bool = True) -> None:
         self.engine = Engine(flow)
         self.state, self.actions = self.engine.start(ev.CallStarted(at=at, caller="+15550001111"))
         self.first_actions = list(self.actions)
+        if disclosure_played:  # as an adapter reports it; the caller's turn comes next
+            self.state, _ = self.engine.handle(self.state, ev.PromptFinished("disclosure"))
 
     def send(self, event: ev.Event) -> list[ev.Action]:
         self.state, self.actions = self.engine.handle(self.state, event)

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from ivr.flow import events as ev
-from ivr.guard.words import words_for
+from ivr.guard.words import find_any, words_for
 from tests.conftest import SHIPPED, ShippedFlow
 from tests.flow.driver import Caller, listening_paths
 
@@ -24,6 +24,23 @@ def test_disclosure_is_the_first_action(shipped: ShippedFlow, when: str) -> None
     assert first.prompt_id == "disclosure"
     assert first.text == flow.disclosure.text
     assert caller.state.turns[0].text == flow.disclosure.text
+
+
+def test_over_the_disclosure_a_person_is_honoured_and_a_choice_waits(shipped: ShippedFlow) -> None:
+    flow = shipped.load()
+    words = words_for(flow.language)
+    for ask in (lambda c: c.say(words.person[0]), lambda c: c.press("0")):
+        caller = Caller(flow, shipped.open_at, disclosure_played=False)
+        ask(caller)
+        transfer = caller.transfer()
+        assert transfer is not None and transfer.reason == "requested"
+    caller = Caller(flow, shipped.open_at, disclosure_played=False)
+    menu = caller.listening()
+    assert menu is not None
+    choice = next(p for p in menu.grammar if not find_any(p, words.person, words.match))
+    for event in (ev.Heard(choice), ev.Pressed(menu.keys[0]), ev.Silence(), ev.Heard("", final=True)):
+        assert caller.send(event) == [], event  # no choice, no miss before the disclosure ends
+    assert caller.state.misses == 0 and caller.state.step == menu.step
 
 
 # 2. A person is one word or key 0 away at every step ---------------------------------------
@@ -273,7 +290,7 @@ def test_shouting_is_distress_and_reaches_a_person(shipped: ShippedFlow) -> None
 
 
 def test_disclosure_finished_time_is_recorded(shipped: ShippedFlow) -> None:
-    caller = Caller(shipped.load(), shipped.open_at)
+    caller = Caller(shipped.load(), shipped.open_at, disclosure_played=False)
     later = shipped.open_at + dt.timedelta(seconds=6)
     caller.send(ev.PromptFinished("disclosure", at=later))
     assert caller.state.disclosure_done_at == later

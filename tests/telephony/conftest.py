@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import http.server
+import json
 import threading
 from collections.abc import Coroutine, Iterator
 from pathlib import Path
@@ -24,6 +25,8 @@ TOKEN = "test-auth-token-0123456789abcdef"
 HANDOFF_SECRET = "crm-shared-secret"
 OPEN_NUMBER = "+8225550300"
 CLOSED_NUMBER = "+8225550399"
+RELAY_NUMBER = "+8225550377"  # always open; the desk rings two people in turn
+RELAY_DESK = ["+8225550311", "+8225550322"]
 T = TypeVar("T")
 FIRE = """emergencies:
   - name: fire
@@ -42,9 +45,13 @@ def _flows(folder: Path) -> Path:
     open_flow = korean[:hours_start] + f"hours:\n{ALL_DAY}\n" + korean[hours_end:]
     closed_flow = korean[:hours_start] + "hours: {}\n" + korean[hours_end:]
     closed_flow = closed_flow.replace(OPEN_NUMBER, CLOSED_NUMBER).replace("start: main", FIRE + "start: main")
-    (folder / "korean_open.yaml").write_text(open_flow.replace("holidays: [2027-02-16, 2027-02-17]",
-                                                               "holidays: []"), encoding="utf-8")
+    open_flow = open_flow.replace("holidays: [2027-02-16, 2027-02-17]", "holidays: []")
+    (folder / "korean_open.yaml").write_text(open_flow, encoding="utf-8")
     (folder / "korean_closed.yaml").write_text(closed_flow, encoding="utf-8")
+    relay_flow = open_flow.replace(OPEN_NUMBER, RELAY_NUMBER).replace(
+        'numbers: ["+8225550311"]', f'numbers: {json.dumps(RELAY_DESK)}\n    ring: in_order')
+    assert "in_order" in relay_flow
+    (folder / "korean_relay.yaml").write_text(relay_flow, encoding="utf-8")
     (folder / "plumbing.yaml").write_text((FLOWS_DIR / "plumbing.yaml").read_text(encoding="utf-8"))
     return folder
 

@@ -18,6 +18,7 @@ from ivr.telephony.twilio.simulator import (
     SendRaw,
     Speak,
     TwilioSimulator,
+    UntilPlayed,
 )
 from tests.telephony.conftest import CLOSED_NUMBER, OPEN_NUMBER, record_of, run
 
@@ -28,18 +29,6 @@ DESK = ["+8225550311"]
 def _caller_turns(record: dict[str, object]) -> list[str]:
     return [e["text"] for e in record["events"]  # type: ignore[index, attr-defined]
             if e["kind"] == "turn" and e["speaker"] == "caller"]
-
-
-def test_disclosure_comes_first_in_the_twiml_with_key_0_and_a_fallback_dial(
-        twilio: TwilioSimulator) -> None:
-    call = run(twilio.call([Press("0"), Listen()], to=OPEN_NUMBER))
-    url, first = call.documents[0]
-    assert url.endswith("/twilio/voice")
-    gather = first.index("<Gather")
-    assert first.index("자동 응답 시스템입니다") > gather
-    assert gather < first.index("<Connect") < first.index("<Dial")
-    assert 'numDigits="1"' in first and "/twilio/key" in first
-    assert call.said[0].startswith("한빛 미용실 자동 응답 시스템입니다")
 
 
 def test_spoken_choice_is_recognised_and_answered(
@@ -68,19 +57,13 @@ def test_key_0_in_the_stream_is_transferred(twilio: TwilioSimulator, running: Ru
     assert record_of(running, call)["transfer_reason"] == "requested"
 
 
-def test_key_0_during_the_disclosure_reaches_a_person_without_the_stream(
-        twilio: TwilioSimulator) -> None:
-    call = run(twilio.call([], to=OPEN_NUMBER, during_disclosure="0"))
-    assert not call.stream_opened
-    assert call.dialed == [DESK]
-
-
 def test_barge_in_clears_the_prompt(twilio: TwilioSimulator, voice: PromptRenderer,
                                    running: RunningGateway) -> None:
     # Speak over the menu prompt (8 s long) one second in.
-    call = run(twilio.call([Pause(1.0), Speak(voice.render("예약", "ko")), Listen()], to=OPEN_NUMBER))
+    steps = [UntilPlayed("disclosure"), Pause(1.0), Speak(voice.render("예약", "ko")), Listen()]
+    call = run(twilio.call(steps, to=OPEN_NUMBER))
     assert call.cleared >= 1
-    assert "p1#1" not in call.marks  # the menu never played to its end
+    assert not any(m.startswith("p1#") for m in call.marks)  # the menu never played to its end
     assert call.dialed == [DESK]  # 예약 -> the booking transfer
     assert record_of(running, call)["transfer_reason"] == "flow"
 

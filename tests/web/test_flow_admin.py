@@ -62,6 +62,7 @@ def test_publishing_changes_new_calls_only_and_roll_back_restores(admin: FlowAdm
     old_call = LiveCall("CAold", "plumbing", gateway.book.flows["plumbing"], gateway.engines["plumbing"],
                         gateway.store)
     old_call.apply(ev.CallStarted(at=at))
+    old_call.apply(ev.PromptFinished("disclosure", at=at))
     changed = _text(admin).replace("Say hours or press 1", "Say opening hours or press 1")
     admin.publish("plumbing", admin.save_draft("plumbing", changed, "ed@example.com"), "ed@example.com")
     assert gateway.book.versions["plumbing"] == "v2"

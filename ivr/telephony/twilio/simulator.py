@@ -17,7 +17,7 @@ import uuid
 import xml.etree.ElementTree as ET
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Union
+from typing import Any, ClassVar, Union
 from urllib.parse import urlencode
 
 import httpx
@@ -37,6 +37,14 @@ SILENCE_B64 = base64.b64encode(SILENCE_BYTE * FRAME_BYTES).decode()
 class Listen:
     """Wait until the gateway has finished speaking (or `max_s` passes)."""
 
+    max_s: float = 30.0
+
+
+@dataclass(frozen=True)
+class UntilPlayed:
+    """Wait until a prompt whose mark starts with `prefix` has played to its end (or `max_s`)."""
+
+    prefix: str
     max_s: float = 30.0
 
 
@@ -82,7 +90,7 @@ class Then:
     next_steps: Callable[[SimulatedCall], Awaitable[list[Step]]]
 
 
-Step = Union[Listen, Speak, Press, Pause, SendRaw, DropStream, HangUp, Then]
+Step = Union[Listen, UntilPlayed, Speak, Press, Pause, SendRaw, DropStream, HangUp, Then]
 
 
 @dataclass
@@ -93,8 +101,10 @@ class SimulatedCall:
     said: list[str] = field(default_factory=list)  # <Say> texts from TwiML
     documents: list[tuple[str, str]] = field(default_factory=list)  # (url, TwiML)
     marks: list[str] = field(default_factory=list)  # prompt marks played to the end
+    sent_marks: list[str] = field(default_factory=list)  # every mark the gateway sent
     cleared: int = 0
     dialed: list[list[str]] = field(default_factory=list)
+    dial_reports: list[dict[str, str]] = field(default_factory=list)  # what each <Dial action> got
     whispers: list[str] = field(default_factory=list)
     recorded: bool = False
     stream_opened: bool = False
@@ -111,12 +121,32 @@ class SimulatedCall:
 
 @dataclass
 class DialPlan:
-    """What happens when the gateway dials: one outcome per <Dial>, in order."""
+    """What happens when the gateway dials: one outcome per <Dial>, in order.
+
+    Outcomes: `completed` (the person answers and presses 1 at the whisper), `declined` (answers,
+    presses another key), `unattended` (answered by a machine or someone who presses nothing),
+    `busy`, `no-answer`, `failed`. Twilio's documentation leaves open how a leg whose whisper
+    hung up is reported; `declined_report` picks the style: `completed` with
+    `DialBridged=false`, `completed` with no `DialBridged` at all, or `no-answer`.
+    """
 
     outcomes: list[str] = field(default_factory=lambda: ["completed"])
+    declined_report: str = "no-answer"
+
+    REPORTS: ClassVar[dict[str, dict[str, str]]] = {
+        "completed": {"DialCallStatus": "completed", "DialBridged": "false"},
+        "completed-unbridged-unknown": {"DialCallStatus": "completed"},
+        "no-answer": {"DialCallStatus": "no-answer"},
+    }
 
     def next(self) -> str:
         return self.outcomes.pop(0) if len(self.outcomes) > 1 else self.outcomes[0]
+
+    def report(self, outcome: str, accepted: bool) -> dict[str, str]:
+        if outcome in ("completed", "declined", "unattended"):
+            return {"DialCallStatus": "completed", "DialBridged": "true"} if accepted \
+                else dict(self.REPORTS[self.declined_report])
+        return {"DialCallStatus": outcome, "DialBridged": "false"}
 
 
 class TwilioSimulator:
@@ -131,10 +161,14 @@ class TwilioSimulator:
 
     async def call(self, steps: Sequence[Step], to: str = "", caller: str = "+15550001234",
                    dial: DialPlan | None = None, during_disclosure: str | None = None,
-                   forge: bool = False) -> SimulatedCall:
-        """Place one call: run the caller's steps against whatever the gateway answers."""
+                   forge: bool = False, stream_down: bool = False) -> SimulatedCall:
+        """Place one call: run the caller's steps against whatever the gateway answers.
+
+        `during_disclosure` is a key pressed during a TwiML <Gather>; `stream_down` makes every
+        <Connect><Stream> fail to connect (Twilio then requests the <Connect action>)."""
         sim = SimulatedCall(sid="CA" + uuid.uuid4().hex)
         run = _CallRun(self, sim, list(steps), to, caller, dial or DialPlan(), during_disclosure, forge)
+        run.stream_down = stream_down
         async with httpx.AsyncClient(timeout=30) as http:
             run.http = http
             await run.execute()
@@ -156,6 +190,7 @@ class _CallRun:
                             "To": to, "Direction": "inbound", "CallStatus": "in-progress"}
         self.http: httpx.AsyncClient
         self.hung_up = False
+        self.stream_down = False
 
     async def post(self, url: str, extra: dict[str, str] | None = None) -> str | None:
         params = {**self.base_params, **(extra or {})}
@@ -210,7 +245,10 @@ class _CallRun:
         stream = verb.find("Stream")
         assert stream is not None, "<Connect> without <Stream>"
         params = {p.attrib["name"]: p.attrib["value"] for p in stream.findall("Parameter")}
-        await _MediaStream(self, stream.attrib["url"], params).run()
+        if self.stream_down:
+            self.call.stream_refused = 0  # connection refused / timed out (errors 31902, 31901)
+        else:
+            await _MediaStream(self, stream.attrib["url"], params).run()
         if self.hung_up:
             return ""
         action = verb.attrib.get("action")
@@ -222,23 +260,32 @@ class _CallRun:
         self.call.dialed.append(numbers)
         outcome = self.dial.next()
         whisper_url = next((n.attrib.get("url") for n in verb.findall("Number")), None)
-        if outcome in ("completed", "declined") and whisper_url:
-            # The person answers and hears the whisper; 1 takes the call, anything else declines.
-            leg = {"CallSid": "CA" + uuid.uuid4().hex, "ParentCallSid": self.call.sid, "To": numbers[0]}
-            whisper = await self.post(whisper_url, leg)
-            if whisper:
-                document = ET.fromstring(whisper)
-                self.call.whispers += [e.text or "" for e in document.iter("Say")]
-                gather = document.find("Gather")
-                if gather is not None:
-                    digit = "1" if outcome == "completed" else ""
-                    answer = await self.post(gather.attrib["action"], {**leg, "Digits": digit})
-                    if answer and ET.fromstring(answer).find("Hangup") is not None:
-                        outcome = "no-answer"  # declined: Twilio reports the leg unanswered
+        accepted = False
+        if outcome in ("completed", "declined", "unattended") and whisper_url:
+            accepted = await self._whisper(whisper_url, numbers[0], outcome)
+        report = self.dial.report(outcome, accepted if whisper_url else outcome == "completed")
+        self.call.dial_reports.append(report)
         action = verb.attrib.get("action")
         if not action:
             return None
-        return await self.post(action, {"DialCallStatus": outcome}) or ""
+        return await self.post(action, report) or ""
+
+    async def _whisper(self, url: str, number: str, outcome: str) -> bool:
+        """The person's leg: run the whisper TwiML; 1 takes the call. Returns whether it did."""
+        leg = {"CallSid": "CA" + uuid.uuid4().hex, "ParentCallSid": self.call.sid, "To": number}
+        whisper = await self.post(url, leg)
+        if not whisper:
+            return False
+        document = ET.fromstring(whisper)
+        self.call.whispers += [e.text or "" for e in document.iter("Say")]
+        gather = document.find("Gather")
+        if gather is None:
+            return True  # nothing to answer: the person is connected once the whisper ends
+        digits = {"completed": "1", "declined": "9", "unattended": ""}[outcome]
+        if not digits and gather.attrib.get("actionOnEmptyResult") != "true":
+            return False  # Gather times out, the rest of the whisper runs: <Hangup/>
+        answer = await self.post(gather.attrib["action"], {**leg, "Digits": digits})
+        return bool(answer) and ET.fromstring(answer or "<Response/>").find("Hangup") is None
 
     async def _verb_record(self, verb: ET.Element) -> str | None:
         self.call.recorded = True
@@ -315,6 +362,7 @@ class _MediaStream:
                     self.playback.append(audio)
                     self.idle.clear()
                 elif kind == "mark":
+                    self.call.sent_marks.append(str(message["mark"]["name"]))
                     self.playback.append(str(message["mark"]["name"]))
                     self.idle.clear()
                 elif kind == "clear":
@@ -383,6 +431,9 @@ class _MediaStream:
                 await asyncio.sleep(0.1)
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._gateway_quiet(), step.max_s)
+            elif isinstance(step, UntilPlayed):
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._played(step.prefix), step.max_s)
             elif isinstance(step, Speak):
                 frames = [step.ulaw[i:i + FRAME_BYTES] for i in range(0, len(step.ulaw), FRAME_BYTES)]
                 frames[-1] = frames[-1].ljust(FRAME_BYTES, SILENCE_BYTE)
@@ -412,7 +463,16 @@ class _MediaStream:
                 await ws.close()
                 return
 
+    async def _played(self, prefix: str) -> None:
+        while not any(m.startswith(prefix) for m in self.call.marks):
+            await asyncio.sleep(FRAME_MS / 1000)
+
     async def _gateway_quiet(self) -> None:
+        # A stream's first words take the gateway a moment to render: wait for them first.
+        for _ in range(100):
+            if self.call.received_audio_bytes or self.closed.is_set():
+                break
+            await asyncio.sleep(FRAME_MS / 1000)
         while True:
             await self.idle.wait()
             await asyncio.sleep(0.05)

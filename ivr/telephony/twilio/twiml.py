@@ -17,28 +17,33 @@ class TwimlBuilder:
     def url(self, path: str) -> str:
         return f"{self.base}{path}"
 
-    def answer(self, disclosure: ev.Say, flow_name: str, fallback: ev.Transfer | None) -> str:
-        """Disclosure first (key 0 already works during it), then the media stream, then a
-        <Dial> fallback: if our side of the stream breaks, the caller still reaches a person."""
+    def answer(self, flow_name: str) -> str:
+        """The media stream at once: the gateway plays the disclosure over it and hears the
+        caller from the first second. If the stream fails, the <Connect action> answers with
+        `disclosure_then` (Twilio runs no verb after a <Connect> that has an action)."""
+        response = VoiceResponse()
+        self._connect(response, flow_name)
+        return str(response)
+
+    def stream(self, flow_name: str) -> str:
+        """Just the media stream."""
+        return self.answer(flow_name)
+
+    def disclosure_then(self, disclosure: ev.Say, actions: list[ev.Action]) -> str:
+        """When the stream never played the disclosure: say it now by TwiML (key 0 already
+        works during it), then the caller's next move (a person, after a fault)."""
         response = VoiceResponse()
         gather = Gather(input="dtmf", num_digits=1, timeout=1, action=self.url("/twilio/key"),
                         action_on_empty_result=False)
         self._say(gather, disclosure)
         response.append(gather)
-        self._connect(response, flow_name)
-        if fallback is not None:
-            self._dial(response, fallback, 0)
-        return str(response)
-
-    def stream(self, flow_name: str, first_key: str | None = None) -> str:
-        """Just the media stream (after a key pressed during the disclosure)."""
-        response = VoiceResponse()
-        self._connect(response, flow_name)
-        return str(response)
+        return self._append(response, actions, 0)
 
     def actions(self, actions: list[ev.Action], attempt: int = 0) -> str:
         """Prompts, then the call's next move: dial people, record a message, or hang up."""
-        response = VoiceResponse()
+        return self._append(VoiceResponse(), actions, attempt)
+
+    def _append(self, response: VoiceResponse, actions: list[ev.Action], attempt: int) -> str:
         for action in actions:
             if isinstance(action, ev.Say):
                 self._say(response, action)
@@ -53,12 +58,12 @@ class TwimlBuilder:
                 response.hangup()
         return str(response)
 
-    def whisper(self, summary: str, language: str) -> str:
+    def whisper(self, summary: str, language: str, attempt: int = 0) -> str:
         """What the person answering hears before being connected: why the caller is there,
         then 1 to take the call; anything else (or nothing) declines, and the next person rings."""
         response = VoiceResponse()
-        gather = Gather(input="dtmf", num_digits=1, timeout=6, action=self.url("/twilio/whisper-answer"),
-                        action_on_empty_result=True)
+        gather = Gather(input="dtmf", num_digits=1, timeout=6, action_on_empty_result=True,
+                        action=self.url(f"/twilio/whisper-answer?attempt={attempt}"))
         gather.say(f"{summary} Press 1 to take the call.", language=language)
         response.append(gather)
         response.hangup()
@@ -82,5 +87,5 @@ class TwimlBuilder:
         dial = Dial(action=self.url(f"/twilio/dial-status?attempt={attempt}"), timeout=people.timeout,
                     answer_on_bridge=True)
         for number in numbers:
-            dial.number(number, url=self.url("/twilio/whisper"))
+            dial.number(number, url=self.url(f"/twilio/whisper?attempt={attempt}"))
         response.append(dial)

@@ -72,16 +72,18 @@ def twilio_router(gateway: Gateway, signatures: TwilioSignatures, twiml: TwimlBu
         params = await signed(request)
         sid = params.get("CallSid", "")
         call = gateway.registry.get(sid) or _new_call(gateway, sid, params)
-        actions = call.apply(ev.CallStarted(at=utcnow(), caller=params.get("From", ""), call_id=sid))
-        disclosure, call.pending = actions[0], actions[1:]
-        assert isinstance(disclosure, ev.Say) and disclosure.prompt_id == "disclosure"
-        fallback = _fallback_transfer(call)
-        return _xml(twiml.answer(disclosure, call.flow_name, fallback))
+        call.pending = call.apply(ev.CallStarted(at=utcnow(), caller=params.get("From", ""), call_id=sid))
+        first = call.pending[0]
+        assert isinstance(first, ev.Say) and first.prompt_id == "disclosure"
+        return _xml(twiml.answer(call.flow_name))
 
     @router.post("/key")
     async def key(request: Request) -> Response:
+        """A key pressed during the disclosure said by TwiML (the stream had failed)."""
         params = await signed(request)
         call = call_for(params)
+        if call.decision is not None:  # the caller is already on the way to a person
+            return _xml(twiml.actions([call.decision]))
         digit = params.get("Digits", "")[:1]
         if digit == "0":
             actions = call.apply(ev.Pressed("0", at=utcnow()))
@@ -95,29 +97,37 @@ def twilio_router(gateway: Gateway, signatures: TwilioSignatures, twiml: TwimlBu
     async def connected(request: Request) -> Response:
         params = await signed(request)
         call = call_for(params)
-        if call.decision is None:  # the stream broke or ended without a decision
-            call.note("fault", "media stream ended without a decision")
-            actions = call.fault("media stream ended without a decision")
-            call.decision = _decision(actions)
+        if call.decision is not None:
             _note_dial(gateway, call, call.decision)
-            return _xml(twiml.actions(actions))
+            return _xml(twiml.actions([call.decision]))
+        # The stream broke, never connected, or ended without a decision: a person takes over,
+        # after the disclosure if the caller has not heard it yet.
+        detail = "media stream ended without a decision" if call.stream_started else \
+            "media stream never started"
+        call.note("fault", detail)
+        actions = call.fault(detail)
+        call.decision = _decision(actions)
         _note_dial(gateway, call, call.decision)
-        return _xml(twiml.actions([call.decision]))
+        if call.disclosure_heard:
+            return _xml(twiml.actions(actions))
+        return _xml(twiml.disclosure_then(_disclosure(call), actions))
 
     @router.post("/dial-status")
     async def dial_status(request: Request) -> Response:
         params = await signed(request)
         call = call_for(params)
         status = params.get("DialCallStatus", "failed")
-        attempt = int(request.query_params.get("attempt", "0") or 0)
-        call.note("dial", f"dial {status}", attempt=attempt)
-        if status in ANSWERED:
+        attempt = _attempt(request)
+        bridged = params.get("DialBridged", "")
+        call.note("dial", f"dial {status}", attempt=attempt, bridged=bridged)
+        if _connected(status, bridged, attempt in call.accepted_attempts):
             return _xml(twiml.actions([ev.Hangup()]))
         transfer = call.decision
         if isinstance(transfer, ev.Transfer) and transfer.people.ring == "in_order" \
                 and attempt + 1 < len(transfer.people.numbers):
             return _xml(twiml.actions([transfer], attempt + 1))
-        actions = call.apply(ev.TransferFailed(status, at=utcnow()))
+        why = status if status not in ANSWERED else "declined"
+        actions = call.apply(ev.TransferFailed(why, at=utcnow()))
         call.decision = _decision(actions)
         return _xml(twiml.actions(actions))
 
@@ -125,10 +135,10 @@ def twilio_router(gateway: Gateway, signatures: TwilioSignatures, twiml: TwimlBu
     async def whisper(request: Request) -> Response:
         params = await signed(request)
         call = gateway.registry.get(params.get("ParentCallSid", ""))
-        summary = call.decision.summary if call and isinstance(call.decision, ev.Transfer) else \
-            "A caller from the automated line."
+        transfer = call.decision if call and isinstance(call.decision, ev.Transfer) else None
+        summary = transfer.summary if transfer else "A caller from the automated line."
         # The summary is written in English for staff, whatever the caller's language.
-        return _xml(twiml.whisper(summary, "en-US"))
+        return _xml(twiml.whisper(summary, "en-US", _attempt(request)))
 
     @router.post("/whisper-answer")
     async def whisper_answer(request: Request) -> Response:
@@ -139,6 +149,7 @@ def twilio_router(gateway: Gateway, signatures: TwilioSignatures, twiml: TwimlBu
             who = params.get("To", "")
             call.note("whisper", f"{'accepted' if accepted else 'declined'} by {who}", number=who)
             if accepted:
+                call.accepted_attempts.add(_attempt(request))
                 call.update(answered_by=who)
         return _xml(twiml.actions([] if accepted else [ev.Hangup()]))
 
@@ -250,6 +261,26 @@ def _fault_twiml(gateway: Gateway, twiml: TwimlBuilder, params: dict[str, str]) 
                           ev.Transfer(person, "fault", "Caller reached a person after a fault.")])
 
 
+def _attempt(request: Request) -> int:
+    """Which dial attempt a callback belongs to (0 for the first number or group)."""
+    raw = request.query_params.get("attempt", "0")
+    return int(raw) if raw.isdigit() else 0
+
+
+def _connected(status: str, bridged: str, accepted: bool) -> bool:
+    """Did the caller reach the person? Twilio may report a declined whisper as `completed`
+    (the person's phone did answer), so `DialBridged` decides when present, else whether the
+    whisper was accepted on this attempt."""
+    if bridged in ("true", "false"):
+        return bridged == "true"
+    return status in ANSWERED and accepted
+
+
+def _disclosure(call: LiveCall) -> ev.Say:
+    disclosure = call.flow.disclosure
+    return ev.Say(disclosure.text, "disclosure", disclosure.audio, language=call.flow.language)
+
+
 def _new_call(gateway: Gateway, sid: str, params: dict[str, str]) -> LiveCall:
     called = params.get("To", "")
     name = gateway.book.for_number(called)
@@ -258,14 +289,6 @@ def _new_call(gateway: Gateway, sid: str, params: dict[str, str]) -> LiveCall:
     gateway.store.submit("start_call", sid, name, gateway.book.versions[name], params.get("From", ""),
                          called, utcnow(), gateway.speech_status(flow.language))
     return call
-
-
-def _fallback_transfer(call: LiveCall) -> ev.Transfer:
-    """Who the caller reaches if the media stream cannot even start."""
-    group = call.flow.routing.person
-    people = call.flow.people[group]
-    return ev.Transfer(ev.Person(group, people.label, tuple(people.numbers), people.ring, people.timeout),
-                       "fault", "Caller reached a person because the automated line failed.")
 
 
 def _note_dial(gateway: Gateway, call: LiveCall, decision: object) -> None:
