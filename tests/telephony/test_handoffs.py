@@ -18,6 +18,8 @@ from tests.telephony.conftest import (
     CLOSED_NUMBER,
     HANDOFF_SECRET,
     OPEN_NUMBER,
+    RELAY_DESK,
+    RELAY_NUMBER,
     handoffs_received,
     record_of,
     run,
@@ -90,15 +92,36 @@ def test_routine_caller_after_hours_hears_the_hours_and_leaves_a_message(
     assert task["promise"] == "다음 영업일 오전 11시까지 다시 전화드립니다."
 
 
-def test_a_declined_whisper_goes_on_to_voicemail_never_silence(
+@pytest.mark.parametrize(("outcome", "report"), [
+    ("declined", "no-answer"),  # the leg reported unanswered
+    ("declined", "completed"),  # the person's phone did answer: completed, DialBridged=false
+    ("declined", "completed-unbridged-unknown"),  # completed, no DialBridged: the gateway knows
+    ("unattended", "completed"),  # the person's own voicemail picked up and pressed nothing
+])
+def test_an_unaccepted_whisper_goes_on_to_voicemail_never_a_hang_up(
+        twilio: TwilioSimulator, running: RunningGateway, outcome: str, report: str) -> None:
+    from ivr.telephony.twilio.simulator import Press
+
+    call = run(twilio.call([Listen(), Press("0"), Listen()], to=OPEN_NUMBER,
+                           dial=DialPlan([outcome], declined_report=report)))
+    assert call.whispers and call.dial_reports[0] == DialPlan.REPORTS[report]
+    assert call.recorded, call.log  # a message with the call-back promise, not a hang-up
+    record = record_of(running, call)
+    assert any(e["kind"] == "whisper" and e["text"].startswith("declined") for e in record["events"])
+    assert record["outcome"] == "voicemail" and record["answered_by"] is None
+
+
+def test_an_unaccepted_whisper_rings_the_next_person_in_turn(
         twilio: TwilioSimulator, running: RunningGateway) -> None:
     from ivr.telephony.twilio.simulator import Press
 
-    call = run(twilio.call([Listen(), Press("0"), Listen()], to=OPEN_NUMBER, dial=DialPlan(["declined"])))
-    assert call.whispers and call.recorded
+    call = run(twilio.call([Listen(), Press("0"), Listen()], to=RELAY_NUMBER,
+                           dial=DialPlan(["unattended", "completed"], declined_report="completed")))
+    assert call.dialed == [[RELAY_DESK[0]], [RELAY_DESK[1]]]
+    assert call.dial_reports[-1] == {"DialCallStatus": "completed", "DialBridged": "true"}
+    assert not call.recorded and call.ended == "hangup by gateway"  # after the conversation
     record = record_of(running, call)
-    assert any(e["kind"] == "whisper" and e["text"].startswith("declined") for e in record["events"])
-    assert record["outcome"] == "voicemail"
+    assert record["outcome"] == "transferred" and record["answered_by"] == RELAY_DESK[1]
 
 
 def test_handoff_record_is_posted_signed_and_served_by_token(
