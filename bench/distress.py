@@ -15,7 +15,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
-from ivr.audio.mulaw import FRAME_BYTES, dbfs, ulaw_to_pcm
+from ivr.audio.mulaw import FRAME_BYTES, dbfs, peak, ulaw_to_pcm
 from ivr.audio.render import segment_to_ulaw
 from ivr.flow import events as ev
 from ivr.flow.engine import CallState
@@ -23,7 +23,7 @@ from ivr.flow.loader import load_flow_text
 from ivr.flow.model import Flow
 from ivr.guard.distress import THRESHOLDS, assess_loudness, assess_text
 from ivr.guard.signals import emergency_words
-from ivr.speech.vad import LoudnessBaseline, VoiceActivity
+from ivr.speech.vad import LoudnessBaseline, Utterance, VoiceActivity
 
 HERE = Path(__file__).resolve().parent
 UTTERANCES = HERE / "data" / "caller_utterances.csv"
@@ -140,30 +140,38 @@ def speech_clip(text: str, gain_db: float) -> bytes:
     return segment_to_ulaw(AudioSegment.from_wav(io.BytesIO(wav)).apply_gain(gain_db))
 
 
-def utterance_db(ulaw: bytes) -> float:
-    """Mean loudness of the one utterance the voice-activity gate finds in a clip."""
+def utterance_of(ulaw: bytes) -> Utterance:
+    """The one utterance the voice-activity gate finds in a clip (level and clipping)."""
     vad = VoiceActivity(300)
     for i in range(0, len(ulaw) + FRAME_BYTES * 20, FRAME_BYTES):
         frame = ulaw[i:i + FRAME_BYTES] or b"\xff" * FRAME_BYTES
-        if vad.frame(dbfs(ulaw_to_pcm(frame))) == "end":
-            return vad.utterance().mean_db
+        pcm = ulaw_to_pcm(frame)
+        if vad.frame(dbfs(pcm), peak(pcm)) == "end":
+            return vad.utterance()
     raise RuntimeError("no utterance found")
 
 
+def _shouting(baseline: LoudnessBaseline, ulaw: bytes) -> bool:
+    loud = baseline.judge(utterance_of(ulaw))
+    return assess_loudness(loud.db_over, loud.against, loud.clipped).score >= THRESHOLDS["normal"]
+
+
 def loudness() -> None:
-    print("\nLoud vs normal voice (espeak-ng clips through the voice-activity gate; two normal "
-          "utterances set each caller's baseline, then a third at the given gain):")
-    results: dict[float, int] = {}
+    print("\nLoud vs normal voice (espeak-ng clips through the voice-activity gate). Each caller "
+          "speaks normally (-18 dB gain) for 0, 1 or 2 utterances, then once at the given gain:")
+    print(f"  {'gain':>6}  {'first words':>11}  {'after one':>9}  {'after two':>9}")
+    n = len(LOUDNESS_PHRASES)
     for gain in (0.0, 3.0, 6.0, 10.0, 14.0, 20.0):
-        flagged = 0
+        flagged = [0, 0, 0]
         for i, phrase in enumerate(LOUDNESS_PHRASES):
-            baseline = LoudnessBaseline()
-            for warmup in LOUDNESS_PHRASES[i - 2:i] or LOUDNESS_PHRASES[-2:]:
-                baseline.over(utterance_db(speech_clip(warmup, -18.0)))
-            over = baseline.over(utterance_db(speech_clip(phrase, -18.0 + gain)))
-            flagged += assess_loudness(over or 0.0).score >= THRESHOLDS["normal"]
-        results[gain] = flagged
-        print(f"  +{gain:>4.0f} dB: {flagged}/{len(LOUDNESS_PHRASES)} flagged as shouting")
+            loud = speech_clip(phrase, -18.0 + gain)
+            for calm_before in (0, 1, 2):
+                baseline = LoudnessBaseline()
+                for warmup in [LOUDNESS_PHRASES[(i + k + 1) % n] for k in range(calm_before)]:
+                    baseline.judge(utterance_of(speech_clip(warmup, -18.0)))
+                flagged[calm_before] += _shouting(baseline, loud)
+        print(f"  +{gain:>4.0f} dB  " + "  ".join(f"{f:>{w}}" for f, w in
+                                                zip([f"{x}/{n}" for x in flagged], (11, 9, 9), strict=True)))
 
 
 def main() -> int:

@@ -32,6 +32,11 @@ def dbfs(pcm: bytes) -> float:
     return 20 * math.log10(rms / 32768) if rms else -96.0
 
 
+def peak(pcm: bytes) -> int:
+    """The largest absolute sample of 16-bit PCM (clipping shows as samples at the top)."""
+    return int(audioop.max(pcm, 2)) if pcm else 0
+
+
 def silence(ms: int) -> bytes:
     """Mu-law silence of `ms` milliseconds."""
     return SILENCE_BYTE * (SAMPLE_RATE * ms // 1000)

@@ -56,10 +56,14 @@ class PromptFinished:
 
 @dataclass(frozen=True)
 class CallerLoud:
-    """Loudness of one caller utterance, in dB above the caller's own first utterances."""
+    """Loudness of one caller utterance: dB over `against` ("their start": the caller's own
+    first utterances; "phone speech": ordinary telephone speech, before the caller has spoken),
+    and the share of it that clipped the line."""
 
-    db_over_baseline: float
+    db_over: float
     at: dt.datetime | None = None
+    against: str = "their start"
+    clipped: float = 0.0
 
 
 @dataclass(frozen=True)

@@ -24,8 +24,10 @@ if TYPE_CHECKING:
 
 CLEAR = 1.0  # one clear signal is enough
 SOME = 0.5  # needs another signal with it
-SHOUT_DB = 10.0
+SHOUT_DB = 10.0  # over the caller's own start
 RAISED_DB = 6.0
+SHOUT_OVER_PHONE_DB = 12.0  # before the caller has a start: over ordinary phone speech
+CLIPPED_SHARE = 0.1  # a tenth of an utterance saturating the line is shouting into the phone
 THRESHOLDS = {"low": 1.5, "normal": 1.0, "high": 0.6}
 
 # English, as word patterns: each family generalises beyond the exact sentences we have seen.
@@ -143,14 +145,21 @@ def _english_words(text: str) -> list[tuple[float, str]]:
     return found[:2]  # two weak signs make a clear one; more do not add certainty
 
 
-def assess_loudness(db_over_baseline: float) -> Assessment:
-    """Shouting, judged against the caller's own first utterances."""
+def assess_loudness(db_over: float, against: str = "their start", clipped: float = 0.0) -> Assessment:
+    """Shouting: the line clipping, or a voice well over ordinary phone speech from the first
+    word; once the caller has spoken, a voice raised over their own start."""
     # Measured on 8 kHz mu-law, whose companding shrinks level differences: 14 dB louder speech
     # measures about 12 dB louder (bench/distress.py).
-    if db_over_baseline >= SHOUT_DB:
-        return Assessment(CLEAR, (f"shouting ({db_over_baseline:.0f} dB over their start)",))
-    if db_over_baseline >= RAISED_DB:
-        return Assessment(SOME, (f"raised voice ({db_over_baseline:.0f} dB over their start)",))
+    if clipped >= CLIPPED_SHARE:
+        return Assessment(CLEAR, (f"shouting (the line clipped on {clipped:.0%} of it)",))
+    if against != "their start":
+        if db_over >= SHOUT_OVER_PHONE_DB:
+            return Assessment(CLEAR, (f"shouting ({db_over:.0f} dB over ordinary phone speech)",))
+        return Assessment(0.0, ())  # phones differ too much to call a voice merely raised
+    if db_over >= SHOUT_DB:
+        return Assessment(CLEAR, (f"shouting ({db_over:.0f} dB over their start)",))
+    if db_over >= RAISED_DB:
+        return Assessment(SOME, (f"raised voice ({db_over:.0f} dB over their start)",))
     return Assessment(0.0, ())
 
 
@@ -164,7 +173,7 @@ def distress(flow: Flow, state: CallState, event: Event) -> Signal | None:
         previous = tuple(said[:-1])  # the engine has already recorded this utterance
         assessment = assess_text(event.text, flow.language, previous, state.misses)
     elif isinstance(event, CallerLoud):
-        assessment = assess_loudness(event.db_over_baseline)
+        assessment = assess_loudness(event.db_over, event.against, event.clipped)
     else:
         return None
     if assessment.score <= 0:

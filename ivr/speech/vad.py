@@ -1,7 +1,8 @@
 """Voice activity: quick to open (40 ms: "yes" lasts 0.3 s), patient to close.
 
 Frames below a threshold that follows the line's own noise floor are silence. The caller's
-loudness per utterance is kept, for shouting detection against their own first utterances.
+loudness per utterance is kept, for shouting detection: against ordinary telephone speech and
+clipping from the first word, against the caller's own start once they have spoken.
 """
 
 from __future__ import annotations
@@ -16,6 +17,10 @@ PREROLL_FRAMES = 10  # 200 ms fed to the recognizer from before the gate opened
 MIN_THRESHOLD_DB = -45.0
 FLOOR_MARGIN_DB = 15.0
 MAX_UTTERANCE_FRAMES = 15_000 // FRAME_MS  # nobody answers a menu for 15 s: cut and recognise
+CLIP_PEAK = 32_000  # a sample this high is the line saturating (mu-law tops out at 32,124)
+# The level (90th-percentile 20 ms frame) of ordinary speech on a phone line: ITU-T P.56's
+# nominal active speech level of -26 dBov sits about 8 dB below the loud part of the words.
+TELEPHONE_SPEECH_DB = -18.0
 
 
 @dataclass(frozen=True)
@@ -24,6 +29,7 @@ class Utterance:
 
     duration_ms: int
     mean_db: float  # the level of its loud part: 90th percentile of its frames' loudness
+    clipped: float = 0.0  # share of its voiced frames that saturated the line
 
 
 class VoiceActivity:
@@ -37,14 +43,16 @@ class VoiceActivity:
         self._quiet_run = 0
         self._frames = 0
         self._levels: list[float] = []
+        self._clipped = 0
         self.preroll: deque[bytes] = deque(maxlen=PREROLL_FRAMES)
 
     @property
     def threshold_db(self) -> float:
         return max(MIN_THRESHOLD_DB, self.floor_db + FLOOR_MARGIN_DB)
 
-    def frame(self, db: float) -> str | None:
-        """'start' when speech begins, 'end' when it has stopped, else None."""
+    def frame(self, db: float, peak: int = 0) -> str | None:
+        """'start' when speech begins, 'end' when it has stopped, else None. `peak` is the
+        frame's largest sample, for clipping."""
         voiced = db >= self.threshold_db
         # The floor follows quieter frames quickly and louder ones slowly, so steady line noise
         # lifts the threshold within seconds while a word barely moves it.
@@ -54,12 +62,14 @@ class VoiceActivity:
             if self._voiced_run >= OPEN_FRAMES:
                 self.speaking, self._quiet_run = True, 0
                 self._frames, self._levels = self._voiced_run, [db] * self._voiced_run
+                self._clipped = int(peak >= CLIP_PEAK)
                 return "start"
             return None
         self._frames += 1
         if voiced and self._frames < MAX_UTTERANCE_FRAMES:
             self._quiet_run = 0
             self._levels.append(db)
+            self._clipped += peak >= CLIP_PEAK
             return None
         self._quiet_run += 1
         if self._quiet_run >= self.end_frames or self._frames >= MAX_UTTERANCE_FRAMES:
@@ -73,19 +83,37 @@ class VoiceActivity:
         # mean depends on how many soft frames cleared the gate.
         levels = sorted(self._levels) or [-96.0]
         level = levels[min(len(levels) - 1, int(0.9 * len(levels)))]
-        return Utterance((self._frames - self._quiet_run) * FRAME_MS, level)
+        clipped = self._clipped / len(self._levels) if self._levels else 0.0
+        return Utterance((self._frames - self._quiet_run) * FRAME_MS, level, clipped)
+
+
+@dataclass(frozen=True)
+class Loudness:
+    """How loud one utterance was: dB over a reference, and how much of it clipped."""
+
+    db_over: float
+    against: str  # "their start" (the caller's own first words) or "phone speech"
+    clipped: float = 0.0
 
 
 class LoudnessBaseline:
-    """The caller's own normal loudness: the mean of their first utterances."""
+    """Judges each utterance's loudness. Until the caller has spoken, against ordinary phone
+    speech; then against the caller's own first (not loud) utterances, one is enough."""
 
-    def __init__(self, first: int = 2) -> None:
+    def __init__(self, first: int = 2, learn_below_db: float = 6.0) -> None:
         self.first = first
+        self.learn_below_db = learn_below_db
         self._seen: list[float] = []
 
-    def over(self, mean_db: float) -> float | None:
-        """dB over the baseline, or None while the baseline is still being learned."""
-        if len(self._seen) < self.first:
-            self._seen.append(mean_db)
-            return None
-        return mean_db - sum(self._seen) / len(self._seen)
+    def judge(self, utterance: Utterance) -> Loudness:
+        level = utterance.mean_db
+        if self._seen:
+            baseline = sum(self._seen) / len(self._seen)
+            judged = Loudness(level - baseline, "their start", utterance.clipped)
+        else:
+            judged = Loudness(level - TELEPHONE_SPEECH_DB, "phone speech", utterance.clipped)
+        # A raised voice never becomes the caller's normal: the baseline learns calm words only.
+        calm = judged.db_over < (self.learn_below_db if self._seen else 2 * self.learn_below_db)
+        if len(self._seen) < self.first and calm and not utterance.clipped:
+            self._seen.append(level)
+        return judged

@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from ivr.audio.mulaw import dbfs, ulaw_to_pcm
+from ivr.audio.mulaw import dbfs, peak, ulaw_to_pcm
 from ivr.flow import events as ev
 from ivr.speech.recognizer import Recognizer, SpeechResult
 from ivr.speech.vad import LoudnessBaseline, VoiceActivity
@@ -138,8 +138,7 @@ class CallSession:
         if speech is None or self.listening is None or self.terminal is not None:
             return
         pcm = ulaw_to_pcm(event.ulaw)
-        db = dbfs(pcm)
-        gate = speech.vad.frame(db)
+        gate = speech.vad.frame(dbfs(pcm), peak(pcm))
         if not speech.in_utterance:
             speech.vad.preroll.append(pcm)
             if gate != "start":
@@ -228,11 +227,11 @@ class CallSession:
         if not result.text and utterance.duration_ms < MIN_NOISE_MS:
             await self._prompts_done()  # a click or a cough: keep waiting, re-arm the timer
             return
-        over = speech.baseline.over(utterance.mean_db)
-        if over is not None:
-            await self._caller_event(ev.CallerLoud(over, at=utcnow()))
-            if self.terminal is not None:
-                return
+        loud = speech.baseline.judge(utterance)
+        await self._caller_event(ev.CallerLoud(loud.db_over, at=utcnow(), against=loud.against,
+                                               clipped=loud.clipped))
+        if self.terminal is not None:
+            return
         await self._caller_event(ev.Heard(result.text, result.confidence, final=True, at=utcnow()))
 
     # ---- engine actions ----------------------------------------------------------------

@@ -41,6 +41,14 @@ def test_loudness_against_the_callers_start() -> None:
     assert assess_loudness(3).score == 0
 
 
+def test_loudness_before_the_caller_has_a_start() -> None:
+    shout = assess_loudness(13, "phone speech")
+    assert shout.score >= 1.0 and "over ordinary phone speech" in shout.reasons[0]
+    assert assess_loudness(9, "phone speech").score == 0  # a loud phone is not a raised voice
+    clipped = assess_loudness(0, "phone speech", clipped=0.3)
+    assert clipped.score >= 1.0 and "clipped" in clipped.reasons[0]
+
+
 def _caller() -> Caller:
     plumbing = SHIPPED[0]
     return Caller(plumbing.load(), plumbing.open_at)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ivr.speech.vad import LoudnessBaseline, VoiceActivity
+from ivr.speech.vad import TELEPHONE_SPEECH_DB, Loudness, LoudnessBaseline, Utterance, VoiceActivity
 
 
 def _run(vad: VoiceActivity, levels: list[float]) -> list[tuple[int, str]]:
@@ -29,10 +29,30 @@ def test_a_noisy_line_raises_the_threshold() -> None:
     assert _run(vad, [-10.0] * 3)[0][1] == "start"
 
 
-def test_loudness_is_judged_against_the_callers_own_start() -> None:
+def test_loudness_is_judged_against_phone_speech_then_the_callers_own_start() -> None:
     baseline = LoudnessBaseline(first=2)
-    assert baseline.over(-30.0) is None and baseline.over(-26.0) is None
-    assert baseline.over(-14.0) == 14.0
+    first = baseline.judge(Utterance(500, -30.0))
+    assert first == Loudness(-30.0 - TELEPHONE_SPEECH_DB, "phone speech")
+    assert baseline.judge(Utterance(500, -15.0)) == Loudness(15.0, "their start")  # one is enough
+    assert baseline.judge(Utterance(500, -26.0)).db_over == 4.0  # the raised one was not learned
+    assert baseline.judge(Utterance(500, -14.0)) == Loudness(14.0, "their start")  # over -30, -26 mean
+
+
+def test_a_shout_is_never_learned_as_the_callers_normal_voice() -> None:
+    baseline = LoudnessBaseline()
+    assert baseline.judge(Utterance(500, -3.0, clipped=0.4)).against == "phone speech"
+    assert baseline.judge(Utterance(500, -4.0)).against == "phone speech"  # 14 dB over: not learned
+    assert baseline.judge(Utterance(500, -20.0)).against == "phone speech"
+    assert baseline.judge(Utterance(500, -5.0)) == Loudness(15.0, "their start")
+
+
+def test_clipping_is_counted_per_voiced_frame() -> None:
+    vad = VoiceActivity()
+    for i in range(30):
+        vad.frame(-80.0 if i < 5 else -3.0, 32124 if i % 2 else 20000)
+    for _ in range(20):
+        vad.frame(-80.0)
+    assert 0.4 < vad.utterance().clipped < 0.6
 
 
 def test_endless_sound_is_cut_into_an_utterance() -> None:

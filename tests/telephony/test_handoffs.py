@@ -57,6 +57,28 @@ def test_shouting_caller_is_handed_over(twilio: TwilioSimulator, voice: PromptRe
     assert "shouting" in record["summary"]
 
 
+def test_shouting_from_the_second_utterance_is_distress_not_a_miss(
+        twilio: TwilioSimulator, voice: PromptRenderer, running: RunningGateway) -> None:
+    calm = scaled(voice.render("시간", "ko-KR"), -10)
+    loud = [scaled(voice.render(w, "ko-KR"), 5) for w in ("네", "예약")]  # 15 dB over the first
+    steps = [Listen(), Speak(calm), Listen(), Speak(loud[0]), Listen(), Speak(loud[1]), Listen()]
+    call = run(twilio.call(steps, to=OPEN_NUMBER))
+    assert call.dialed == [DESK]
+    record = record_of(running, call)
+    assert record["transfer_reason"] == "distress", record["events"]
+    assert "shouting" in record["summary"] and "over their start" in record["summary"]
+    assert call.whispers[0].startswith("Caller sounded distressed (shouting")
+
+
+def test_shouting_from_the_first_word_is_distress(
+        twilio: TwilioSimulator, voice: PromptRenderer, running: RunningGateway) -> None:
+    shout = scaled(voice.render("예약", "ko-KR"), 15)  # saturates the line
+    call = run(twilio.call([Listen(), Speak(shout), Listen()], to=OPEN_NUMBER))
+    record = record_of(running, call)
+    assert record["transfer_reason"] == "distress", record["events"]
+    assert "shouting" in record["summary"]
+
+
 def test_saying_the_same_thing_twice_is_a_loop_handed_over(
         twilio: TwilioSimulator, voice: PromptRenderer, running: RunningGateway) -> None:
     hours, yes = voice.render("시간", "ko-KR"), voice.render("네", "ko-KR")
