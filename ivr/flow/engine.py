@@ -17,7 +17,7 @@ from ivr.flow import events as ev
 from ivr.flow.hours import describe_hours, is_open
 from ivr.flow.model import Answer, Flow, Hangup, Hours, Menu, Say, Transfer, Voicemail
 from ivr.flow.prompts import builtin
-from ivr.flow.summary import summarize
+from ivr.flow.summary import summarize, summary_language
 from ivr.guard.distress import distress_phrases, threshold
 from ivr.guard.emergencies import emergency_phrases
 from ivr.guard.signals import Detector, Signal, default_detectors, strongest
@@ -367,9 +367,11 @@ class Engine:
             out.say(text)
         elif announce and reason in ANNOUNCED:
             out.say(builtin(flow.language, "connecting", label=people.label))
-        summary = summarize(out.state, reason, detail)
+        staff = flow.staff_language_of(name)
+        staff = staff if summary_language(staff) else "en-US"  # lint warns about this
+        summary = summarize(out.state, reason, detail, staff)
         out.emit(ev.Transfer(ev.Person(name, people.label, tuple(people.numbers), people.ring,
-                                       people.timeout), reason, summary, detail))
+                                       people.timeout), reason, summary, detail, staff))
         out.turn("system", f"[transfer to {people.label}: {reason}]")
         out.update(mode="transferring", outcome="transferred", transfer_reason=reason,
                    transferred_to=name)

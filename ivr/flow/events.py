@@ -137,6 +137,7 @@ class Transfer:
     reason: TransferReason
     summary: str
     detail: str = ""
+    staff_language: str = "en-US"  # the language `summary` is written in
 
 
 @dataclass(frozen=True)

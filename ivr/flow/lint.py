@@ -12,6 +12,7 @@ from pathlib import Path
 from ivr.errors import FlowError, Problem
 from ivr.flow.loader import load_flow
 from ivr.flow.model import Answer, Flow, Hangup, Menu, Transfer, Voicemail
+from ivr.flow.summary import TEMPLATES, summary_language
 from ivr.guard.words import RESERVED_KEYS, find_any, words_for
 
 AUTOMATED_WORDS = {
@@ -36,7 +37,8 @@ PRETEND_PERSON = re.compile(
 
 def lint_flow(flow: Flow) -> list[Problem]:
     """Every policy problem in a loaded flow, errors first."""
-    problems = [*_disclosure(flow), *_graph(flow), *_choices(flow), *_prompts(flow)]
+    problems = [*_disclosure(flow), *_graph(flow), *_choices(flow), *_prompts(flow),
+                *_staff_languages(flow)]
     return sorted(problems, key=lambda p: (p.severity != "error", p.line))
 
 
@@ -74,6 +76,20 @@ def _disclosure(flow: Flow) -> Iterator[Problem]:
     if not reach:
         yield _error(flow, "the disclosure must say how to reach a person: a person word "
                      f"({', '.join(words.person[:3])}) and key 0", "disclosure", "text")
+
+
+def _staff_languages(flow: Flow) -> Iterator[Problem]:
+    """Every whisper language needs a summary template, or staff hear English."""
+    known = ", ".join(sorted(TEMPLATES))
+    wanted: list[tuple[str, tuple[str, ...]]] = [
+        (flow.staff_language or flow.language, ("staff_language",) if flow.staff_language else ("language",))]
+    wanted += [(group.language, ("people", name, "language"))
+               for name, group in flow.people.items() if group.language]
+    for language, path in wanted:
+        if summary_language(language) is None:
+            yield _warning(flow, f"no whisper summary template for staff language {language!r} "
+                           f"(there are: {known}); staff would hear the summary in English; "
+                           "set staff_language to one of them", *path)
 
 
 def _next_steps(step: object) -> list[str]:

@@ -12,6 +12,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 STEP_ID = r"^[A-Za-z_][A-Za-z0-9_-]*$"
+LANGUAGE = r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$"
 TIME_RANGE = r"^([01][0-9]|2[0-3]):[0-5][0-9]-(([01][0-9]|2[0-3]):[0-5][0-9]|24:00)$"
 
 
@@ -44,6 +45,9 @@ class Group(Strict):
     numbers: list[str] = Field(min_length=1, description="E.164 phone numbers.")
     ring: Literal["simultaneous", "in_order"] = "simultaneous"
     timeout: int = Field(20, ge=5, le=120, description="Seconds to ring before giving up.")
+    language: str | None = Field(None, pattern=LANGUAGE,
+                                 description="Language of the whisper these people hear (BCP-47); "
+                                             "default the flow's staff_language.")
 
 
 class Routing(Strict):
@@ -144,7 +148,10 @@ class Flow(Strict):
     """One line of business: who answers, when it is open, and what callers hear."""
 
     name: str
-    language: str = Field(pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$", description="BCP-47.")
+    language: str = Field(pattern=LANGUAGE, description="BCP-47.")
+    staff_language: str | None = Field(None, pattern=LANGUAGE,
+                                       description="Language of the whisper staff hear (BCP-47); "
+                                                   "default the flow's language.")
     timezone: str = Field(description="IANA name of the business's clock, e.g. Europe/London.")
     phone_numbers: list[str] = Field(default_factory=list, description="Twilio numbers it answers.")
     hours: dict[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"],
@@ -169,6 +176,10 @@ class Flow(Strict):
     def source(self) -> str:
         """The file this flow was loaded from."""
         return self._source
+
+    def staff_language_of(self, group: str) -> str:
+        """The language the people of `group` hear their whisper in."""
+        return self.people[group].language or self.staff_language or self.language
 
     def line_of(self, *path: str | int) -> int:
         """Line in the source file of the deepest known part of `path` (1 when unknown)."""

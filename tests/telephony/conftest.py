@@ -50,6 +50,7 @@ def _flows(folder: Path) -> Path:
     (folder / "korean_closed.yaml").write_text(closed_flow, encoding="utf-8")
     relay_flow = open_flow.replace(OPEN_NUMBER, RELAY_NUMBER).replace(
         'numbers: ["+8225550311"]', f'numbers: {json.dumps(RELAY_DESK)}\n    ring: in_order')
+    relay_flow = relay_flow.replace("start: main", "staff_language: en-US\nstart: main")
     assert "in_order" in relay_flow
     (folder / "korean_relay.yaml").write_text(relay_flow, encoding="utf-8")
     (folder / "plumbing.yaml").write_text((FLOWS_DIR / "plumbing.yaml").read_text(encoding="utf-8"))

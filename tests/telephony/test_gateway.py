@@ -45,7 +45,7 @@ def test_spoken_person_request_is_transferred_with_a_whisper(
         twilio: TwilioSimulator, voice: PromptRenderer, running: RunningGateway) -> None:
     call = run(twilio.call([Listen(), Speak(voice.render("상담 원", "ko")), Listen()], to=OPEN_NUMBER))
     assert call.dialed == [DESK]
-    assert call.whispers and call.whispers[0].startswith("Caller asked for a person at main")
+    assert call.whispers and call.whispers[0].startswith("고객이 상담원을 요청했습니다. 단계: main")
     record = record_of(running, call)
     assert record["outcome"] == "transferred" and record["transfer_reason"] == "requested"
     assert record["time_to_human_s"] is not None

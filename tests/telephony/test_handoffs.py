@@ -39,8 +39,11 @@ def test_angry_caller_is_handed_over_on_the_first_clear_signal(
         twilio: TwilioSimulator, voice: PromptRenderer, running: RunningGateway) -> None:
     call = run(twilio.call([Listen(), Speak(voice.render("몇 번", "ko-KR")), Listen()], to=OPEN_NUMBER))
     assert call.dialed == [DESK]
-    assert call.whispers[0].startswith("Caller sounded distressed (said '몇 번')")
-    assert call.whispers[0].endswith("Press 1 to take the call.")
+    # Staff of a Korean flow hear the summary in Korean, and it is spoken as Korean.
+    assert call.whispers[0].startswith("고객이 불편을 겪고 있습니다 ('몇 번' 라고 말함)")
+    assert call.whispers[0].endswith("받으시려면 1번을 누르세요.")
+    whisper = next(doc for url, doc in call.documents if "/twilio/whisper?" in url)
+    assert 'language="ko-KR"' in whisper
     record = record_of(running, call)
     assert record["transfer_reason"] == "distress" and record["answered_by"] == DESK[0]
     assert record["signals"] == ["distress: said '몇 번'"]
@@ -54,7 +57,7 @@ def test_shouting_caller_is_handed_over(twilio: TwilioSimulator, voice: PromptRe
     call = run(twilio.call(steps, to=OPEN_NUMBER))
     record = record_of(running, call)
     assert record["transfer_reason"] == "distress", record["events"]
-    assert "shouting" in record["summary"]
+    assert "shouting" in record["signals"][-1] and "고함" in record["summary"]
 
 
 def test_shouting_from_the_second_utterance_is_distress_not_a_miss(
@@ -66,8 +69,9 @@ def test_shouting_from_the_second_utterance_is_distress_not_a_miss(
     assert call.dialed == [DESK]
     record = record_of(running, call)
     assert record["transfer_reason"] == "distress", record["events"]
-    assert "shouting" in record["summary"] and "over their start" in record["summary"]
-    assert call.whispers[0].startswith("Caller sounded distressed (shouting")
+    shouting = record["signals"][-1]
+    assert shouting.startswith("distress: shouting") and "over their start" in shouting
+    assert call.whispers[0].startswith("고객이 불편을 겪고 있습니다 (고함: 처음보다")
 
 
 def test_shouting_from_the_first_word_is_distress(
@@ -76,7 +80,7 @@ def test_shouting_from_the_first_word_is_distress(
     call = run(twilio.call([Listen(), Speak(shout), Listen()], to=OPEN_NUMBER))
     record = record_of(running, call)
     assert record["transfer_reason"] == "distress", record["events"]
-    assert "shouting" in record["summary"]
+    assert "shouting" in record["signals"][-1] and "고함" in record["summary"]
 
 
 def test_saying_the_same_thing_twice_is_a_loop_handed_over(
@@ -86,7 +90,7 @@ def test_saying_the_same_thing_twice_is_a_loop_handed_over(
     call = run(twilio.call(steps, to=OPEN_NUMBER))
     record = record_of(running, call)
     assert record["transfer_reason"] == "distress"
-    assert "same thing twice" in record["summary"]
+    assert "같은 말을 두 번" in record["summary"]
     assert call.dialed == [DESK]
 
 
@@ -141,6 +145,7 @@ def test_an_unaccepted_whisper_rings_the_next_person_in_turn(
                            dial=DialPlan(["unattended", "completed"], declined_report="completed")))
     assert call.dialed == [[RELAY_DESK[0]], [RELAY_DESK[1]]]
     assert call.dial_reports[-1] == {"DialCallStatus": "completed", "DialBridged": "true"}
+    assert call.whispers[-1] == "Caller asked for a person at main. Press 1 to take the call."  # en-US staff
     assert not call.recorded and call.ended == "hangup by gateway"  # after the conversation
     record = record_of(running, call)
     assert record["outcome"] == "transferred" and record["answered_by"] == RELAY_DESK[1]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from twilio.twiml.voice_response import Connect, Dial, Gather, VoiceResponse
 
 from ivr.flow import events as ev
+from ivr.flow.summary import accept_prompt
 
 
 class TwimlBuilder:
@@ -64,7 +65,7 @@ class TwimlBuilder:
         response = VoiceResponse()
         gather = Gather(input="dtmf", num_digits=1, timeout=6, action_on_empty_result=True,
                         action=self.url(f"/twilio/whisper-answer?attempt={attempt}"))
-        gather.say(f"{summary} Press 1 to take the call.", language=language)
+        gather.say(f"{summary} {accept_prompt(language)}", language=language)
         response.append(gather)
         response.hangup()
         return str(response)

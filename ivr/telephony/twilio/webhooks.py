@@ -136,9 +136,9 @@ def twilio_router(gateway: Gateway, signatures: TwilioSignatures, twiml: TwimlBu
         params = await signed(request)
         call = gateway.registry.get(params.get("ParentCallSid", ""))
         transfer = call.decision if call and isinstance(call.decision, ev.Transfer) else None
-        summary = transfer.summary if transfer else "A caller from the automated line."
-        # The summary is written in English for staff, whatever the caller's language.
-        return _xml(twiml.whisper(summary, "en-US", _attempt(request)))
+        if transfer is None:  # e.g. this instance restarted: the person still gets the choice
+            return _xml(twiml.whisper("A caller from the automated line.", "en-US", _attempt(request)))
+        return _xml(twiml.whisper(transfer.summary, transfer.staff_language, _attempt(request)))
 
     @router.post("/whisper-answer")
     async def whisper_answer(request: Request) -> Response:
