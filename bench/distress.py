@@ -2,13 +2,17 @@
 utterances (bench/data/caller_utterances.csv), on MELD's TV dialogue as an outside second
 opinion, and on loud/normal speech clips through the gateway's own voice-activity path.
 
-    python -m bench.distress
+    python -m bench.distress [--meld FILE.csv] [--no-audio]
+
+The last line is `MELD anger+disgust vs neutral: recall R, precision P, neutral flagged F (n=N)`.
 """
 
 from __future__ import annotations
 
+import argparse
 import csv
 import datetime as dt
+import re
 import subprocess
 import sys
 from collections import Counter, defaultdict
@@ -100,26 +104,51 @@ def caller_set(sensitivity: str) -> None:
         print("\n".join(misses))
 
 
-def meld() -> None:
-    if not MELD.is_file():
-        print(f"\nMELD not found at {MELD}; skipped")
-        return
-    rows = list(csv.DictReader(MELD.read_text(encoding="utf-8").splitlines()))
-    counts: dict[str, Counter[str]] = defaultdict(Counter)
-    for row in rows:
-        text = row["Utterance"].replace("\u2019", "'").replace("\u0092", "'")
-        flagged = assess_text(text, "en").score >= THRESHOLDS["normal"]
-        counts[row["Emotion"]]["n"] += 1
-        counts[row["Emotion"]]["flagged"] += flagged
-    print(f"\nMELD dev split ({len(rows)} TV-dialogue utterances), share flagged as distress:")
+def as_transcript(text: str) -> str:
+    """What a recogniser would give for a line of dialogue: lower case, no punctuation (so
+    exclamation marks, which a phone transcript never has, cannot help the detector)."""
+    text = text.replace("\u2019", "'").replace("\u0092", "'").lower()
+    return " ".join(re.sub(r"[^\w' ]+", " ", text).split())
+
+
+def meld(path: Path) -> str:
+    """Per-emotion share flagged at each sensitivity, VADER alone for reference; returns the
+    summary line (anger+disgust vs neutral, at the default sensitivity)."""
+    rows = list(csv.DictReader(path.read_text(encoding="utf-8").splitlines()))
+    lines = [(row["Emotion"], as_transcript(row["Utterance"])) for row in rows]
+    scores = [(emotion, assess_text(text, "en").score) for emotion, text in lines]
+    print(f"\nMELD ({path.name}: {len(rows)} TV-dialogue lines, scored as phone transcripts), "
+          "share flagged as distress:")
+    print(f"  {'emotion':<9}{'n':>5}  " + "  ".join(f"{s:>6}" for s in ("low", "normal", "high")))
     for emotion in ("anger", "disgust", "sadness", "fear", "surprise", "neutral", "joy"):
-        c = counts[emotion]
-        print(f"  {emotion:<9}{c['n']:>5}  {_ratio(c['flagged'], c['n'])}")
-    tp = counts["anger"]["flagged"] + counts["disgust"]["flagged"]
-    pos = counts["anger"]["n"] + counts["disgust"]["n"]
-    fp = counts["neutral"]["flagged"] + counts["joy"]["flagged"]
-    print(f"  anger+disgust vs neutral+joy: recall {_ratio(tp, pos)}, precision {_ratio(tp, tp + fp)}"
-          " (TV dialogue is mostly mild; a second opinion, not the target)")
+        mine = [score for e, score in scores if e == emotion]
+        shares = [_ratio(sum(s >= THRESHOLDS[level] for s in mine), len(mine))
+                  for level in ("low", "normal", "high")]
+        print(f"  {emotion:<9}{len(mine):>5}  " + "  ".join(f"{x:>6}" for x in shares))
+    _vader_reference(lines)
+    flagged = {e: sum(s >= THRESHOLDS["normal"] for x, s in scores if x == e) for e, _ in scores}
+    counts = Counter(e for e, _ in scores)
+    tp = flagged.get("anger", 0) + flagged.get("disgust", 0)
+    pos = counts["anger"] + counts["disgust"]
+    fp = flagged.get("neutral", 0)
+    return (f"MELD anger+disgust vs neutral: recall {_ratio(tp, pos)}, precision {_ratio(tp, tp + fp)}, "
+            f"neutral flagged {_ratio(fp, counts['neutral'])} (n={pos + counts['neutral']})")
+
+
+def _vader_reference(lines: list[tuple[str, str]]) -> None:
+    """VADER alone, its threshold set to flag at most 1% of neutral lines: the bar to beat."""
+    from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+    analyzer = SentimentIntensityAnalyzer()
+    negativity = [(e, -float(analyzer.polarity_scores(t)["compound"])) for e, t in lines]
+    neutral = sorted((v for e, v in negativity if e == "neutral"), reverse=True)
+    if not neutral:
+        return
+    cut = neutral[int(0.01 * len(neutral))]  # flag only what is more negative than this
+    angry = [v for e, v in negativity if e in ("anger", "disgust")]
+    caught = sum(v > cut for v in angry)
+    print(f"  VADER alone at <=1% of neutral flagged (compound < {-cut:+.2f}): "
+          f"recall {_ratio(caught, len(angry))} on anger+disgust")
 
 
 LOUDNESS_PHRASES = ["I need someone to look at my boiler", "the water is still leaking",
@@ -174,12 +203,19 @@ def loudness() -> None:
                                                 zip([f"{x}/{n}" for x in flagged], (11, 9, 9), strict=True)))
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.distress", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--meld", type=Path, default=MELD, help="a CSV in MELD's format")
+    parser.add_argument("--no-audio", action="store_true", help="skip the loudness clips (espeak-ng)")
+    args = parser.parse_args(argv)
     for sensitivity in ("normal", "high", "low"):
         caller_set(sensitivity)
-    meld()
-    if "--no-audio" not in sys.argv:
+    if not args.no_audio:
         loudness()
+    if not args.meld.is_file():
+        print(f"\nMELD not found at {args.meld}; pass --meld FILE.csv", file=sys.stderr)
+        return 2
+    print(meld(args.meld))  # the last line, in a fixed format for scripts
     return 0
 
 

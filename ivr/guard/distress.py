@@ -28,7 +28,7 @@ SHOUT_DB = 10.0  # over the caller's own start
 RAISED_DB = 6.0
 SHOUT_OVER_PHONE_DB = 12.0  # before the caller has a start: over ordinary phone speech
 CLIPPED_SHARE = 0.1  # a tenth of an utterance saturating the line is shouting into the phone
-THRESHOLDS = {"low": 1.5, "normal": 1.0, "high": 0.6}
+THRESHOLDS = {"low": 1.5, "normal": 1.0, "high": 0.5}  # high: one weak sign is enough
 
 # English, as word patterns: each family generalises beyond the exact sentences we have seen.
 STRONG_EN = re.compile("|".join([

@@ -6,6 +6,7 @@ import pytest
 
 from bench.distress import UTTERANCES, classify
 from ivr.flow import events as ev
+from ivr.flow.loader import load_flow_text
 from ivr.flow.model import Flow
 from ivr.guard.distress import assess_loudness, assess_text
 from tests.conftest import SHIPPED
@@ -130,3 +131,14 @@ def test_labelled_caller_utterances_meet_the_targets() -> None:
     precision = sum(label in ("frustrated", "angry") for label in flagged) / \
         len([x for x in flagged if x != "ambiguous"])
     assert recall >= 0.9 and precision >= 0.8, (recall, precision)
+
+
+@pytest.mark.parametrize(("sensitivity", "hands_over"), [("low", False), ("normal", False), ("high", True)])
+def test_sensitivity_decides_whether_one_weak_sign_is_enough(sensitivity: str, hands_over: bool) -> None:
+    plumbing = SHIPPED[0]
+    text = plumbing.path.read_text(encoding="utf-8")
+    text = text.replace("\nstart:", f"\ndistress_sensitivity: {sensitivity}\nstart:", 1)
+    caller = Caller(load_flow_text(text, "plumbing.yaml"), plumbing.open_at)
+    assert assess_text("this is so complicated", "en-US").score == 0.5  # one weak sign
+    caller.say("this is so complicated")
+    assert (caller.transfer() is not None) is hands_over
