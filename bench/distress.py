@@ -185,19 +185,23 @@ def _shouting(baseline: LoudnessBaseline, ulaw: bytes) -> bool:
     return assess_loudness(loud.db_over, loud.against, loud.clipped).score >= THRESHOLDS["normal"]
 
 
+NORMAL_GAIN_DB = -4.0  # puts espeak-ng's voice near ordinary phone speech (about -20 dBFS)
+
+
 def loudness() -> None:
-    print("\nLoud vs normal voice (espeak-ng clips through the voice-activity gate). Each caller "
-          "speaks normally (-18 dB gain) for 0, 1 or 2 utterances, then once at the given gain:")
+    level = utterance_of(speech_clip(LOUDNESS_PHRASES[0], NORMAL_GAIN_DB)).mean_db
+    print(f"\nLoud vs normal voice (espeak-ng clips through the voice-activity gate). Each caller "
+          f"speaks normally ({level:.0f} dBFS) for 0, 1 or 2 utterances, then once louder by:")
     print(f"  {'gain':>6}  {'first words':>11}  {'after one':>9}  {'after two':>9}")
     n = len(LOUDNESS_PHRASES)
     for gain in (0.0, 3.0, 6.0, 10.0, 14.0, 20.0):
         flagged = [0, 0, 0]
         for i, phrase in enumerate(LOUDNESS_PHRASES):
-            loud = speech_clip(phrase, -18.0 + gain)
+            loud = speech_clip(phrase, NORMAL_GAIN_DB + gain)
             for calm_before in (0, 1, 2):
                 baseline = LoudnessBaseline()
                 for warmup in [LOUDNESS_PHRASES[(i + k + 1) % n] for k in range(calm_before)]:
-                    baseline.judge(utterance_of(speech_clip(warmup, -18.0)))
+                    baseline.judge(utterance_of(speech_clip(warmup, NORMAL_GAIN_DB)))
                 flagged[calm_before] += _shouting(baseline, loud)
         print(f"  +{gain:>4.0f} dB  " + "  ".join(f"{f:>{w}}" for f, w in
                                                 zip([f"{x}/{n}" for x in flagged], (11, 9, 9), strict=True)))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from bench.distress import UTTERANCES, classify
@@ -142,3 +144,20 @@ def test_sensitivity_decides_whether_one_weak_sign_is_enough(sensitivity: str, h
     assert assess_text("this is so complicated", "en-US").score == 0.5  # one weak sign
     caller.say("this is so complicated")
     assert (caller.transfer() is not None) is hands_over
+
+
+def test_the_meld_bench_ends_with_its_summary_line(tmp_path: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    from bench.distress import main
+
+    csv_file = tmp_path / "tiny.csv"
+    csv_file.write_text(
+        "Sr No.,Utterance,Speaker,Emotion,Sentiment,Dialogue_ID,Utterance_ID,Season,Episode,"
+        "StartTime,EndTime\n"
+        '1,"This is ridiculous, you are useless!",A,anger,negative,0,0,1,1,"0","1"\n'
+        "2,Could you pass the salt?,B,neutral,neutral,0,1,1,1,0,1\n"
+        "3,I went to the shop.,A,neutral,neutral,0,2,1,1,0,1\n"
+        "4,Fine.,B,disgust,negative,0,3,1,1,0,1\n", encoding="utf-8")
+    assert main(["--meld", str(csv_file), "--no-audio"]) == 0
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    assert last == "MELD anger+disgust vs neutral: recall 0.50, precision 1.00, neutral flagged 0.00 (n=4)"
