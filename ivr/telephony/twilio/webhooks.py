@@ -120,7 +120,7 @@ def twilio_router(gateway: Gateway, signatures: TwilioSignatures, twiml: TwimlBu
         attempt = _attempt(request)
         bridged = params.get("DialBridged", "")
         call.note("dial", f"dial {status}", attempt=attempt, bridged=bridged)
-        if _connected(status, bridged, attempt in call.accepted_attempts):
+        if transfer_taken(status, bridged, attempt in call.accepted_attempts):
             return _xml(twiml.actions([ev.Hangup()]))
         transfer = call.decision
         if isinstance(transfer, ev.Transfer) and transfer.people.ring == "in_order" \
@@ -267,7 +267,7 @@ def _attempt(request: Request) -> int:
     return int(raw) if raw.isdigit() else 0
 
 
-def _connected(status: str, bridged: str, accepted: bool) -> bool:
+def transfer_taken(status: str, bridged: str, accepted: bool) -> bool:
     """Did the caller reach the person? Twilio may report a declined whisper as `completed`
     (the person's phone did answer), so `DialBridged` decides when present, else whether the
     whisper was accepted on this attempt."""
