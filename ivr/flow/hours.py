@@ -21,20 +21,34 @@ def _minutes(hhmm: str) -> int:
     return int(hours) * 60 + int(minutes)
 
 
+def _spans_on(flow: Flow, day: dt.date) -> list[str]:
+    """The hours of one date: a one-off override, else closed on a holiday, else the weekday's."""
+    override = flow.overrides.get(day)
+    if override is not None:
+        return override
+    if day in flow.holidays:
+        return []
+    spans: list[str] = flow.hours.get(WEEKDAYS[day.weekday()], [])  # type: ignore[call-overload]
+    return spans
+
+
+def span_minutes(span: str) -> tuple[int, int]:
+    """Start and end of "HH:MM-HH:MM" in minutes; an end at or before the start runs past
+    midnight into the next day (an overnight line such as 22:00-02:00)."""
+    start, end = span.split("-")
+    return _minutes(start), _minutes(end)
+
+
 def is_open(flow: Flow, at: dt.datetime) -> bool:
-    """Whether the business is open at `at`: one-off overrides, then holidays, then the week."""
+    """Whether the business is open at `at`: one-off overrides, then holidays, then the week.
+    A span past midnight belongs to the day it starts on."""
     local = local_time(flow, at)
-    if local.date() in flow.holidays and local.date() not in flow.overrides:
-        return False
     now = local.hour * 60 + local.minute
-    spans = flow.overrides.get(local.date())
-    if spans is None:
-        spans = flow.hours.get(WEEKDAYS[local.weekday()], [])  # type: ignore[call-overload]
-    for span in spans:
-        start, end = span.split("-")
-        if _minutes(start) <= now < _minutes(end):
+    for start, end in map(span_minutes, _spans_on(flow, local.date())):
+        if start <= now < end or (end <= start and now >= start):
             return True
-    return False
+    yesterday = local.date() - dt.timedelta(days=1)
+    return any(end <= start and now < end for start, end in map(span_minutes, _spans_on(flow, yesterday)))
 
 
 def describe_hours(flow: Flow) -> str:

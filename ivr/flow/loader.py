@@ -167,6 +167,8 @@ def _explain(err: Any, loc: tuple[str | int, ...], data_loc: tuple[str | int, ..
                f"allowed: {', '.join(allowed)}"
     if kind == "missing":
         return f"missing key {loc[-1]!r} in {'.'.join(map(str, data_loc[:-1])) or 'the file'}"
+    if kind == "value_error":  # our own validators: their message is the explanation
+        return f"{where}: {err['ctx']['error']}"
     if kind == "union_tag_not_found":
         return f"{where}: every step needs a `kind`: one of {', '.join(STEP_KINDS)}"
     if kind == "union_tag_invalid":

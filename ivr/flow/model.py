@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Annotated, Literal, Union
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, field_validator
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 STEP_ID = r"^[A-Za-z_][A-Za-z0-9_-]*$"
@@ -168,6 +169,17 @@ class Flow(Strict):
         "normal", description="How readily signs of distress hand a caller to a person.")
     start: StepId
     steps: dict[StepId, Step] = Field(min_length=1)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, name: str) -> str:
+        # An unknown zone would only fail mid-call (at key 0, or on the fault path): refuse it here.
+        try:
+            ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {name!r}; use an IANA name such as Europe/London, "
+                             "America/New_York or Asia/Seoul") from None
+        return name
 
     _source: str = PrivateAttr(default="<flow>")
     _lines: dict[tuple[str | int, ...], int] = PrivateAttr(default_factory=dict)

@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from ivr.audio.mulaw import dbfs, peak, ulaw_to_pcm
+from ivr.audio.mulaw import SAMPLE_RATE, dbfs, peak, ulaw_to_pcm
 from ivr.flow import events as ev
 from ivr.speech.recognizer import Recognizer, SpeechResult
 from ivr.speech.vad import LoudnessBaseline, VoiceActivity
@@ -26,6 +26,7 @@ from ivr.telephony.gateway import Gateway
 log = logging.getLogger(__name__)
 BATCH_FRAMES = 5  # recognizer is fed every 100 ms of speech
 MIN_NOISE_MS = 250  # shorter bursts with no words are noise, not a miss
+MARK_GRACE_S = 2.0  # a mark this late after its audio should have played is taken as played
 
 
 class Outbound(Protocol):
@@ -69,6 +70,7 @@ class CallSession:
         self.closed = False
         self.lock = asyncio.Lock()
         self._mark_seq = 0
+        self._playout_end = 0.0  # loop time when everything sent so far has played
         self._stream_zero: float | None = None  # monotonic time of stream timestamp 0
         self._handlers: dict[type, Callable[[m.MediaEvent], Awaitable[None]]] = {
             m.StreamStarted: self._on_start, m.Audio: self._on_audio, m.Key: self._on_key,
@@ -267,6 +269,21 @@ class CallSession:
         mark = f"{say.prompt_id}#{self._mark_seq}"
         self.pending_marks.append(mark)
         await self.out.play(audio, mark)
+        # The line plays prompts one after another in real time; should a mark never come back,
+        # the call must not wait for it forever (nobody is left in silence).
+        loop = asyncio.get_running_loop()
+        self._playout_end = max(self._playout_end, loop.time()) + len(audio) / SAMPLE_RATE
+        loop.call_at(self._playout_end + MARK_GRACE_S, self._mark_overdue, mark)
+
+    def _mark_overdue(self, mark: str) -> None:
+        if mark in self.pending_marks and not self.closed:
+            asyncio.get_running_loop().create_task(self._on_overdue_mark(mark))
+
+    async def _on_overdue_mark(self, mark: str) -> None:
+        await self.handle(m.MarkPlayed(mark))  # as if it came back: under the lock, faults guarded
+        if self.call is not None:
+            log.warning("call %s: mark %s never came back; went on without it", self.call.sid, mark)
+            self.call.note("fault", f"mark {mark} never came back")
 
     async def _prompts_done(self) -> None:
         if self.terminal is not None:
@@ -281,6 +298,7 @@ class CallSession:
         if self.pending_marks:
             self.cleared.update(self.pending_marks)
             self.pending_marks.clear()
+            self._playout_end = 0.0  # the line's buffer is empty again
             await self.out.clear()
 
     def _silence_due(self) -> None:

@@ -6,7 +6,8 @@ import datetime as dt
 from zoneinfo import ZoneInfo
 
 from ivr.flow.hours import describe_hours, is_open
-from ivr.flow.loader import load_flow
+from ivr.flow.loader import load_flow, load_flow_text
+from ivr.flow.model import Flow
 from tests.conftest import FLOWS_DIR
 
 NY = ZoneInfo("America/New_York")
@@ -35,3 +36,27 @@ def test_holidays_are_closed() -> None:
 def test_hours_are_described_with_days_grouped() -> None:
     text = describe_hours(PLUMBING)
     assert text == "Our hours are: Monday - Friday 08:00 to 18:00; Saturday 09:00 to 13:00."
+
+
+def _with_hours(hours: str, extra: str = "") -> Flow:
+    text = (FLOWS_DIR / "plumbing.yaml").read_text(encoding="utf-8")
+    start, end = text.index("hours:\n"), text.index("holidays:")
+    return load_flow_text(text[:start] + hours + extra + text[end:], "plumbing.yaml")
+
+
+def test_an_overnight_line_is_open_past_midnight_into_the_next_day() -> None:
+    night = _with_hours('hours:\n  fri: ["22:00-02:00"]\n')
+    assert not is_open(night, dt.datetime(2026, 11, 27, 21, 59, tzinfo=NY))  # Friday evening
+    assert is_open(night, dt.datetime(2026, 11, 27, 22, 0, tzinfo=NY))
+    assert is_open(night, dt.datetime(2026, 11, 28, 1, 59, tzinfo=NY))  # Saturday, small hours
+    assert not is_open(night, dt.datetime(2026, 11, 28, 2, 0, tzinfo=NY))
+    assert not is_open(night, dt.datetime(2026, 11, 28, 23, 0, tzinfo=NY))  # Saturday has no hours
+    assert "22:00 to 02:00" in describe_hours(night)
+
+
+def test_a_holiday_closes_its_overnight_span_past_midnight_too() -> None:
+    night = _with_hours('hours:\n  thu: ["22:00-02:00"]\n  fri: ["22:00-02:00"]\n')
+    # Thursday 2026-12-24 made a holiday: its night stays closed past midnight; Friday's opens.
+    holiday = night.model_copy(update={"holidays": [dt.date(2026, 12, 24)]})
+    assert not is_open(holiday, dt.datetime(2026, 12, 25, 1, 0, tzinfo=NY))
+    assert is_open(holiday, dt.datetime(2026, 12, 25, 23, 0, tzinfo=NY))

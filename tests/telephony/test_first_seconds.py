@@ -139,3 +139,12 @@ def test_a_stream_that_dies_after_the_disclosure_goes_straight_to_a_person(
     call = run(twilio.call([UntilPlayed("disclosure"), DropStream()], to=OPEN_NUMBER))
     assert call.dialed == [DESK]
     assert not any(s.startswith(DISCLOSURE) for s in call.said)  # heard once is enough
+
+
+def test_marks_that_never_come_back_do_not_leave_the_caller_in_silence(
+        twilio: TwilioSimulator, running: RunningGateway) -> None:
+    call = run(twilio.call([UntilPlayed(MENU_MARK), Press("3"), Listen()], to=OPEN_NUMBER, echo_marks=False))
+    record = record_of(running, call)
+    system = [e["text"] for e in record["events"] if e["kind"] == "turn" and e["speaker"] == "system"]
+    assert any(t.startswith("화요일부터") for t in system), system  # the menu was heard and answered
+    assert any(e["kind"] == "fault" and "never came back" in e["text"] for e in record["events"])

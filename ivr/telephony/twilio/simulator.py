@@ -161,14 +161,15 @@ class TwilioSimulator:
 
     async def call(self, steps: Sequence[Step], to: str = "", caller: str = "+15550001234",
                    dial: DialPlan | None = None, during_disclosure: str | None = None,
-                   forge: bool = False, stream_down: bool = False) -> SimulatedCall:
+                   forge: bool = False, stream_down: bool = False, echo_marks: bool = True) -> SimulatedCall:
         """Place one call: run the caller's steps against whatever the gateway answers.
 
         `during_disclosure` is a key pressed during a TwiML <Gather>; `stream_down` makes every
-        <Connect><Stream> fail to connect (Twilio then requests the <Connect action>)."""
+        <Connect><Stream> fail to connect (Twilio then requests the <Connect action>);
+        `echo_marks=False` never sends marks back (a robustness check, not Twilio's way)."""
         sim = SimulatedCall(sid="CA" + uuid.uuid4().hex)
         run = _CallRun(self, sim, list(steps), to, caller, dial or DialPlan(), during_disclosure, forge)
-        run.stream_down = stream_down
+        run.stream_down, run.echo_marks = stream_down, echo_marks
         async with httpx.AsyncClient(timeout=30) as http:
             run.http = http
             await run.execute()
@@ -191,6 +192,7 @@ class _CallRun:
         self.http: httpx.AsyncClient
         self.hung_up = False
         self.stream_down = False
+        self.echo_marks = True
 
     async def post(self, url: str, extra: dict[str, str] | None = None) -> str | None:
         params = {**self.base_params, **(extra or {})}
@@ -411,8 +413,9 @@ class _MediaStream:
             if isinstance(head, str):
                 self.playback.pop(0)
                 self.call.marks.append(head)
-                await ws.send(json.dumps({"event": "mark", "streamSid": self.stream_sid,
-                                          "mark": {"name": head}}))
+                if self.run_.echo_marks:
+                    await ws.send(json.dumps({"event": "mark", "streamSid": self.stream_sid,
+                                              "mark": {"name": head}}))
                 continue
             if len(head) <= budget:
                 budget -= len(head)
