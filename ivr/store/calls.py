@@ -27,9 +27,11 @@ def utcnow() -> dt.datetime:
 def open_database(url: str) -> Engine:
     """Connect and create the tables if needed. SQLite gets WAL so readers never block writers."""
     parsed = make_url(url)
+    if parsed.drivername == "postgresql":  # the README's plain URL: psycopg 3, whatever the default
+        parsed = parsed.set(drivername="postgresql+psycopg")
     if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, future=True, pool_pre_ping=True)
+    engine = create_engine(parsed, future=True, pool_pre_ping=True)
     if parsed.get_backend_name() == "sqlite":
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -107,9 +109,24 @@ class CallStore:
             return result
 
     def list_calls(self, limit: int = 100) -> list[dict[str, Any]]:
+        return self.find_calls(limit=limit)
+
+    def find_calls(self, since: dt.datetime | None = None, until: dt.datetime | None = None,
+                   limit: int | None = None, **equal: str) -> list[dict[str, Any]]:
+        """Calls started in [since, until), newest first, filtered in SQL (`equal`: column =
+        value, e.g. flow, outcome, transfer_reason), so any period is complete however old."""
+        query = select(calls)
+        if since is not None:
+            query = query.where(calls.c.started_at >= since)
+        if until is not None:
+            query = query.where(calls.c.started_at < until)
+        for column, value in equal.items():
+            query = query.where(calls.c[column] == value)
+        query = query.order_by(calls.c.started_at.desc())
+        if limit is not None:
+            query = query.limit(limit)
         with self.engine.connect() as conn:
-            rows = conn.execute(select(calls).order_by(calls.c.started_at.desc()).limit(limit))
-            return [dict(r) for r in rows.mappings()]
+            return [dict(r) for r in conn.execute(query).mappings()]
 
 
 class AsyncCallStore:

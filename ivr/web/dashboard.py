@@ -20,29 +20,23 @@ def _aware(value: dt.datetime | None) -> dt.datetime | None:
 
 
 def filter_calls(store: CallStore, filters: dict[str, str], limit: int = 500) -> list[dict[str, Any]]:
-    """Calls matching date (`from`, `to`: YYYY-MM-DD), `flow`, `outcome` and `reason`."""
-    rows = store.list_calls(limit=5000)
+    """Calls matching date (`from`, `to`: YYYY-MM-DD, UTC days), `flow`, `outcome` and `reason`."""
     start = dt.date.fromisoformat(filters["from"]) if filters.get("from") else None
     end = dt.date.fromisoformat(filters["to"]) if filters.get("to") else None
-    out = []
-    for row in rows:
-        started = _aware(row["started_at"])
-        assert started is not None
-        if (start and started.date() < start) or (end and started.date() > end):
-            continue
-        if filters.get("flow") and row["flow"] != filters["flow"]:
-            continue
-        if filters.get("outcome") and row["outcome"] != filters["outcome"]:
-            continue
-        if filters.get("reason") and row["transfer_reason"] != filters["reason"]:
-            continue
-        out.append(row)
-    return out[:limit]
+    equal = {column: filters[key] for key, column in
+             (("flow", "flow"), ("outcome", "outcome"), ("reason", "transfer_reason")) if filters.get(key)}
+    return store.find_calls(since=_midnight(start), until=_midnight(end, 1), limit=limit, **equal)
+
+
+def _midnight(day: dt.date | None, plus_days: int = 0) -> dt.datetime | None:
+    if day is None:
+        return None
+    return dt.datetime.combine(day + dt.timedelta(days=plus_days), dt.time(), tzinfo=dt.UTC)
 
 
 def dashboard_figures(store: CallStore, since: dt.datetime) -> dict[str, Any]:
     """Counts and times for calls started since `since`."""
-    rows = [r for r in store.list_calls(limit=100_000) if (_aware(r["started_at"]) or since) >= since]
+    rows = store.find_calls(since=since)
     outcomes = Counter(r["outcome"] or "in progress" for r in rows)
     reasons = Counter(r["transfer_reason"] for r in rows if r["transfer_reason"])
     to_human = sorted(r["time_to_human_s"] for r in rows if r["time_to_human_s"] is not None)

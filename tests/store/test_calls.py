@@ -26,6 +26,8 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[CallStore]
             pytest.skip("IVR_TEST_POSTGRES_URL is not set (./dev test starts PostgreSQL and sets it)")
         url = POSTGRES
     engine = open_database(url)
+    if request.param == "postgresql":  # the README's plain postgresql:// URL runs on psycopg 3
+        assert url.startswith("postgresql://") and engine.dialect.driver == "psycopg"
     metadata.drop_all(engine)
     metadata.create_all(engine)
     yield CallStore(engine)
@@ -75,3 +77,26 @@ def test_async_writes_land_in_order_and_failures_never_raise(
     assert call is not None
     assert [e["text"] for e in call["events"]] == [str(i) for i in range(20)]
     assert "call store add_events failed" in caplog.text  # a write for no call: logged, not raised
+
+
+def test_an_old_period_is_complete_behind_thousands_of_newer_calls(store: CallStore) -> None:
+    from sqlalchemy import insert
+
+    from ivr.store.tables import calls
+    from ivr.web.dashboard import dashboard_figures, filter_calls
+
+    def row(i: int, at: dt.datetime, outcome: str) -> dict[str, object]:
+        return {"sid": f"CA{i:06d}", "flow": "plumbing", "flow_version": "v1", "caller": "+1",
+                "called": "+2", "started_at": at, "outcome": outcome, "signals": []}
+
+    old = [row(i, T0 - dt.timedelta(days=60, minutes=i), "voicemail") for i in range(10)]
+    new = [row(100 + i, T0 + dt.timedelta(seconds=i), "answered") for i in range(5_010)]
+    with store.engine.begin() as conn:
+        conn.execute(insert(calls), old + new)
+    day = (T0 - dt.timedelta(days=60)).date().isoformat()
+    found = filter_calls(store, {"from": day, "to": day})
+    assert len(found) == 10 and {c["outcome"] for c in found} == {"voicemail"}
+    assert len(filter_calls(store, {"outcome": "voicemail"})) == 10
+    assert len(filter_calls(store, {"flow": "plumbing"}, limit=20)) == 20
+    figures = dashboard_figures(store, T0 - dt.timedelta(days=61))
+    assert figures["calls"] == 5_020 and figures["voicemail"] == 10
