@@ -1,8 +1,11 @@
 """One call's media session: neutral media events in, engine events through, audio and marks out.
 
-Per 20 ms frame the work is: decode, measure loudness, gate; only speech reaches the
-recognizer, in 100 ms batches run on the speech threads. Prompts go out whole (Twilio paces
-them) followed by a mark; the echoed mark tells the engine the prompt finished.
+Control messages (keys, marks, stop) are handled at once, under the call's lock. Caller audio
+goes through one queue to the call's speech task, so a key press never waits behind speech
+recognition. Per 20 ms frame that task decodes, measures loudness and gates; only speech
+reaches the recognizer, in 100 ms batches run on the speech threads, outside the lock. Prompts
+go out whole (Twilio paces them) followed by a mark; the echoed mark tells the engine the prompt
+finished. The disclosure plays first, over the stream, and the caller is heard during it.
 """
 
 from __future__ import annotations
@@ -55,7 +58,8 @@ class _Speech:
 
 
 class CallSession:
-    """Runs one media stream. Methods are called by one pump; timers re-enter through the lock."""
+    """Runs one media stream. `handle` is called by one pump; the speech task and timers
+    re-enter through the lock whenever they touch the call."""
 
     def __init__(self, gateway: Gateway, outbound: Outbound) -> None:
         self.gateway = gateway
@@ -72,13 +76,20 @@ class CallSession:
         self._mark_seq = 0
         self._playout_end = 0.0  # loop time when everything sent so far has played
         self._stream_zero: float | None = None  # monotonic time of stream timestamp 0
+        self._audio: asyncio.Queue[m.Audio | None] = asyncio.Queue()
+        self._speech_task: asyncio.Task[None] | None = None
         self._handlers: dict[type, Callable[[m.MediaEvent], Awaitable[None]]] = {
-            m.StreamStarted: self._on_start, m.Audio: self._on_audio, m.Key: self._on_key,
-            m.MarkPlayed: self._on_mark, m.StreamStopped: self._on_stop, m.Ignored: self._on_ignored,
+            m.StreamStarted: self._on_start, m.Key: self._on_key, m.MarkPlayed: self._on_mark,
+            m.StreamStopped: self._on_stop, m.Ignored: self._on_ignored,
         }
 
     async def handle(self, event: m.MediaEvent) -> None:
         """Process one media event; any failure hands the caller to a person."""
+        if isinstance(event, m.Audio):
+            if self._speech_task is None:
+                self._speech_task = asyncio.get_running_loop().create_task(self._speech_loop())
+            self._audio.put_nowait(event)
+            return
         async with self.lock:
             try:
                 await self._handlers[type(event)](event)
@@ -132,8 +143,17 @@ class CallSession:
             await self._barge_in()
             await self._caller_event(ev.Pressed(key, at=utcnow()))
 
-    async def _on_audio(self, event: m.MediaEvent) -> None:
-        assert isinstance(event, m.Audio)
+    async def _speech_loop(self) -> None:
+        """The call's speech task: caller audio in order, recognition off the event loop."""
+        while (event := await self._audio.get()) is not None and not self.closed:
+            try:
+                await self._on_audio(event)
+            except Exception as exc:
+                log.exception("call %s: fault in speech", self.call.sid if self.call else "?")
+                async with self.lock:
+                    await self.fail(f"{type(exc).__name__}: {exc}")
+
+    async def _on_audio(self, event: m.Audio) -> None:
         if event.timestamp_ms is not None:
             self._measure_lag(event.timestamp_ms)
         speech = self.speech
@@ -193,6 +213,7 @@ class CallSession:
     async def _on_stop(self, event: m.MediaEvent) -> None:
         self._stop_timer()
         self.closed = True
+        self._audio.put_nowait(None)
 
     async def _on_ignored(self, event: m.MediaEvent) -> None:
         assert isinstance(event, m.Ignored)
@@ -205,9 +226,10 @@ class CallSession:
     async def _speech_started(self, speech: _Speech) -> None:
         listening = self.listening
         assert listening is not None
-        if self.after_disclosure is None:  # speech over the disclosure does not cut it short
-            await self._barge_in()
-        self._stop_timer()
+        async with self.lock:
+            if self.after_disclosure is None:  # speech over the disclosure does not cut it short
+                await self._barge_in()
+            self._stop_timer()
         speech.in_utterance = True
         speech.batch = list(speech.vad.preroll)
         speech.vad.preroll.clear()
@@ -217,24 +239,28 @@ class CallSession:
         chunk, speech.batch = b"".join(speech.batch), []
         result: SpeechResult | None = await self.gateway.run_speech(speech.recognizer.feed, chunk)
         if result is not None and not result.final and result.text:
-            await self._caller_event(ev.Heard(result.text, result.confidence, final=False, at=utcnow()))
+            await self._heard(ev.Heard(result.text, result.confidence, final=False, at=utcnow()))
 
     async def _speech_ended(self, speech: _Speech) -> None:
         chunk, speech.batch = b"".join(speech.batch), []
         speech.in_utterance = False
         result: SpeechResult = await self.gateway.run_speech(_feed_and_finish, speech.recognizer, chunk)
-        if self.terminal is not None:  # a partial result already settled the call
-            return
         utterance = speech.vad.utterance()
-        if not result.text and utterance.duration_ms < MIN_NOISE_MS:
-            await self._prompts_done()  # a click or a cough: keep waiting, re-arm the timer
-            return
-        loud = speech.baseline.judge(utterance)
-        await self._caller_event(ev.CallerLoud(loud.db_over, at=utcnow(), against=loud.against,
-                                               clipped=loud.clipped))
-        if self.terminal is not None:
-            return
-        await self._caller_event(ev.Heard(result.text, result.confidence, final=True, at=utcnow()))
+        async with self.lock:
+            if self.terminal is not None or self.closed:  # e.g. a partial result or a key settled it
+                return
+            if not result.text and utterance.duration_ms < MIN_NOISE_MS:
+                await self._prompts_done()  # a click or a cough: keep waiting, re-arm the timer
+                return
+            loud = speech.baseline.judge(utterance)
+            await self._caller_event(ev.CallerLoud(loud.db_over, at=utcnow(), against=loud.against,
+                                                   clipped=loud.clipped))
+            await self._caller_event(ev.Heard(result.text, result.confidence, final=True, at=utcnow()))
+
+    async def _heard(self, event: ev.Event) -> None:
+        async with self.lock:
+            if not self.closed:
+                await self._caller_event(event)
 
     # ---- engine actions ----------------------------------------------------------------
 
@@ -325,6 +351,7 @@ class CallSession:
         self._stop_timer()
         if not self.closed:
             self.closed = True
+            self._audio.put_nowait(None)
             await self.out.close()
 
 
