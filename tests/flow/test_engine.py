@@ -10,6 +10,7 @@ import pytest
 from ivr.flow import events as ev
 from ivr.flow.model import Flow
 from ivr.flow.summary import TEMPLATES, summary_language
+from ivr.guard.signals import emergency_words
 from ivr.guard.words import find_any, words_for
 from tests.conftest import SHIPPED, ShippedFlow
 from tests.flow.driver import Caller, listening_paths
@@ -224,11 +225,10 @@ def test_emergency_reaches_on_call_day_or_night_after_the_safety_line(
     transfer = caller.transfer()
     assert transfer is not None and transfer.reason == "emergency"
     assert transfer.people.group == flow.routing.emergency
-    safety = next((e.safety for e in flow.emergencies if e.safety and
-                   any(p in EMERGENCY_SAYINGS[shipped.name] for p in e.phrases)), None)
-    if safety:
-        assert actions.index(next(a for a in actions if isinstance(a, ev.Say) and a.text == safety)) \
-            < actions.index(transfer)
+    signal = emergency_words(flow, caller.state, ev.Heard(EMERGENCY_SAYINGS[shipped.name]))
+    assert signal is not None
+    before = [a.text for a in actions[:actions.index(transfer)] if isinstance(a, ev.Say)]
+    assert before == ([signal.safety] if signal.safety else [])  # the safety line, and only it, first
     assert transfer.summary.startswith(_why(flow, "emergency"))
 
 
