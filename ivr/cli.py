@@ -111,6 +111,10 @@ def _call(args: argparse.Namespace) -> int:
     if args.twilio:
         from ivr.telephony.twilio.terminal import run_terminal_call
 
+        if args.at:
+            print(f"note: --at is not used with --twilio: the gateway answers on its own clock "
+                  f"(now {call_time(flow, None).astimezone(ZoneInfo(flow.timezone)):%a %H:%M} "
+                  f"on the business's clock)", file=sys.stderr)
         return run_terminal_call(args)
     from ivr.terminal import TerminalCall
 

@@ -76,17 +76,18 @@ class _TerminalCaller:
         self.shown_turns = 0
 
     def show(self, call: SimulatedCall) -> None:
-        for text in call.said[self.shown_said:]:
-            print(f"  gateway (TwiML): {text}")
-        self.shown_said = len(call.said)
+        # The engine's turns first: TwiML (a voicemail's goodbye, a fallback) comes after them.
         live = self.running.gateway.registry.get(call.sid)
         turns = live.state.turns if live else ()
         for turn in turns[self.shown_turns:]:
-            if turn.text in call.said:  # the disclosure, already shown from the TwiML
+            if turn.text in call.said:  # said by TwiML: shown below, once
                 continue
             who = "gateway" if turn.speaker == "system" else "heard  "
             print(f"  {who}: {turn.text}")
         self.shown_turns = len(turns)
+        for text in call.said[self.shown_said:]:
+            print(f"  gateway (TwiML): {text}")
+        self.shown_said = len(call.said)
 
     async def next_steps(self, call: SimulatedCall) -> list[Step]:
         self.show(call)

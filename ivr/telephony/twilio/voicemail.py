@@ -30,6 +30,8 @@ async def transcribe_voicemail(gateway: Gateway, call: LiveCall, params: dict[st
     path: Path | None = None
     transcript = ""
     try:
+        if not url.startswith(("http://", "https://")):
+            raise ValueError(f"no usable RecordingUrl ({url!r})")
         settings = gateway.settings
         auth = (settings.twilio_account_sid, settings.twilio_auth_token) \
             if settings.twilio_account_sid else None
@@ -41,6 +43,8 @@ async def transcribe_voicemail(gateway: Gateway, call: LiveCall, params: dict[st
         path = folder / f"{recording_sid or call.sid}.wav"
         path.write_bytes(reply.content)
         transcript = await gateway.run_speech(_transcribe, gateway, call.flow.language, reply.content)
+    except (httpx.HTTPError, ValueError) as exc:  # expected failures: one line, not a traceback
+        log.warning("call %s: voicemail %r could not be fetched: %s", call.sid, url, exc)
     except Exception:
         log.exception("call %s: voicemail %s could not be fetched or transcribed", call.sid, url)
     gateway.store.submit("add_voicemail", call.sid, recording_sid=recording_sid, recording_url=url,
