@@ -33,6 +33,7 @@ class LiveCall:
     decision: Decision | None = None
     pending: list[ev.Action] = field(default_factory=list)  # actions for the stream to run
     first_key: str | None = None  # pressed during the disclosure; acted on when it ends
+    disclosure: ev.Say | None = None  # as the engine said it at CallStarted (for a TwiML fallback)
     stream_started: bool = False
     disclosure_heard: bool = False  # its mark came back: the caller heard it to the end
     accepted_attempts: set[int] = field(default_factory=set)  # dial attempts whose whisper got a 1
@@ -43,6 +44,9 @@ class LiveCall:
     def apply(self, event: ev.Event) -> list[ev.Action]:
         """Run one event through the engine and record what changed."""
         self.state, actions = self.engine.handle(self.state, event)
+        if isinstance(event, ev.CallStarted):
+            self.disclosure = next((a for a in actions if isinstance(a, ev.Say)
+                                    and a.prompt_id == "disclosure"), None)
         self._record(actions)
         return actions
 

@@ -108,9 +108,9 @@ def twilio_router(gateway: Gateway, signatures: TwilioSignatures, twiml: TwimlBu
         actions = call.fault(detail)
         call.decision = _decision(actions)
         _note_dial(gateway, call, call.decision)
-        if call.disclosure_heard:
+        if call.disclosure_heard or call.disclosure is None:
             return _xml(twiml.actions(actions))
-        return _xml(twiml.disclosure_then(_disclosure(call), actions))
+        return _xml(twiml.disclosure_then(call.disclosure, actions))
 
     @router.post("/dial-status")
     async def dial_status(request: Request) -> Response:
@@ -274,11 +274,6 @@ def transfer_taken(status: str, bridged: str, accepted: bool) -> bool:
     if bridged in ("true", "false"):
         return bridged == "true"
     return status in ANSWERED and accepted
-
-
-def _disclosure(call: LiveCall) -> ev.Say:
-    disclosure = call.flow.disclosure
-    return ev.Say(disclosure.text, "disclosure", disclosure.audio, language=call.flow.language)
 
 
 def _new_call(gateway: Gateway, sid: str, params: dict[str, str]) -> LiveCall:
