@@ -26,10 +26,6 @@ class TwimlBuilder:
         self._connect(response, flow_name)
         return str(response)
 
-    def stream(self, flow_name: str) -> str:
-        """Just the media stream."""
-        return self.answer(flow_name)
-
     def disclosure_then(self, disclosure: ev.Say, actions: list[ev.Action]) -> str:
         """When the stream never played the disclosure: say it now by TwiML (key 0 already
         works during it), then the caller's next move (a person, after a fault)."""

@@ -91,7 +91,7 @@ def twilio_router(gateway: Gateway, signatures: TwilioSignatures, twiml: TwimlBu
             _note_dial(gateway, call, call.decision)
             return _xml(twiml.actions(actions))
         call.first_key = digit or None
-        return _xml(twiml.stream(call.flow_name))
+        return _xml(twiml.answer(call.flow_name))
 
     @router.post("/connected")
     async def connected(request: Request) -> Response:
