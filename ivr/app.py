@@ -8,19 +8,19 @@ import logging
 import secrets
 import sys
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, HTTPException
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 from ivr.config import Settings
 from ivr.errors import ConfigError, FlowError
 from ivr.flow.catalog import spoken_prompts
-from ivr.store.flows import FlowVersionStore
+from ivr.store.retention import Retention, clean_up
 from ivr.telephony.gateway import Gateway
 from ivr.telephony.handoff import handoff_record, handoff_token
 from ivr.telephony.twilio.signature import TwilioSignatures
@@ -45,16 +45,23 @@ def create_app(settings: Settings, gateway: Gateway | None = None, warm: bool = 
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if warm:
             warm_up(gateway, warm_out)
-        watcher = asyncio.get_running_loop().create_task(gateway.media_stats.watch_loop())
+        loop = asyncio.get_running_loop()
+        background = [loop.create_task(gateway.media_stats.watch_loop()),
+                      loop.create_task(_every(settings.flow_poll_seconds, admin.follow_published,
+                                              "following published flows")),
+                      loop.create_task(_every(settings.cleanup_hours * 3600, lambda: _clean(gateway),
+                                              "cleaning up old data", first=True))]
         yield
-        watcher.cancel()
+        for task in background:
+            task.cancel()
         await gateway.store.flush()
         gateway.close()
 
     app = FastAPI(title="IVR gateway", lifespan=lifespan)
     app.state.gateway = gateway
     app.include_router(twilio_router(gateway, signatures, twiml))
-    admin = FlowAdmin(gateway, FlowVersionStore(gateway.store.store.engine))
+    assert gateway.versions is not None
+    admin = FlowAdmin(gateway, gateway.versions)
     admin.import_files()
     app.state.flow_admin = admin
     accounts = Accounts(gateway.store.store.engine)
@@ -64,7 +71,8 @@ def create_app(settings: Settings, gateway: Gateway | None = None, warm: bool = 
               name="console-static")
 
     @app.get("/health")
-    async def health() -> dict[str, Any]:
+    async def health() -> JSONResponse:
+        """For people and for the load balancer: 503 while draining, so no new call comes."""
         flows = {name: {"language": flow.language, "version": gateway.book.versions[name],
                         "speech": gateway.speech_status(flow.language),
                         "numbers": flow.phone_numbers}
@@ -74,8 +82,9 @@ def create_app(settings: Settings, gateway: Gateway | None = None, warm: bool = 
                  "max_lag_ms": round(stats.max_lag_ms, 1), "loop_checks": stats.loop_checks,
                  "loop_stalls": stats.loop_stalls,
                  "max_loop_stall_ms": round(stats.max_loop_stall_ms, 1)}
-        return {"status": "ok", "calls_in_progress": len(gateway.registry), "flows": flows,
-                "media": media}
+        body = {"status": "draining" if gateway.draining else "ok", "instance": gateway.instance,
+                "calls_in_progress": len(gateway.registry), "flows": flows, "media": media}
+        return JSONResponse(body, status_code=503 if gateway.draining else 200)
 
     @app.get("/handoff/{sid}")
     async def handoff(sid: str, token: str = "") -> dict[str, Any]:
@@ -83,9 +92,9 @@ def create_app(settings: Settings, gateway: Gateway | None = None, warm: bool = 
         expected = handoff_token(settings.handoff_secret_value(), sid)
         if not hmac.compare_digest(token, expected):
             raise HTTPException(403)
-        call = gateway.registry.get(sid)
+        call = await gateway.load_call(sid)
         if call is None:
-            raise HTTPException(404, "the call is no longer in progress; see its record")
+            raise HTTPException(404, "no such call in progress; see its record")
         return handoff_record(gateway, call)
 
     @app.get("/audio/{name:path}")
@@ -97,6 +106,26 @@ def create_app(settings: Settings, gateway: Gateway | None = None, warm: bool = 
         return FileResponse(path)
 
     return app
+
+
+async def _every(seconds: float, work: Callable[[], Any], what: str, first: bool = False) -> None:
+    """Run blocking `work` off the event loop every `seconds`; a failure is logged, not fatal."""
+    loop = asyncio.get_running_loop()
+    if not first:
+        await asyncio.sleep(seconds)
+    while True:
+        try:
+            await loop.run_in_executor(None, work)
+        except Exception:
+            log.exception("%s failed; will try again in %.0f s", what, seconds)
+        await asyncio.sleep(seconds)
+
+
+def _clean(gateway: Gateway) -> None:
+    settings = gateway.settings
+    done = clean_up(gateway.store.store.engine, Retention(settings.keep_transcripts_days,
+                                                          settings.keep_recordings_days))
+    log.info("clean-up: removed %s", done)
 
 
 def warm_up(gateway: Gateway, out: Any = None) -> None:
@@ -161,5 +190,50 @@ def serve(host: str | None = None, port: int | None = None) -> int:
           f"  Twilio number -> Call status changes (POST):      {base}/twilio/status\n"
           f"  Health: {base}/health\n"
           f"  Set IVR_PUBLIC_URL to the https address Twilio reaches (e.g. behind a proxy).\n")
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level="info")
+    config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level="info")
+    DrainingServer(config, app.state.gateway, settings.drain_seconds).run()
     return 0
+
+
+class DrainingServer:
+    """uvicorn, except that SIGTERM drains: /health turns 503 so the balancer sends no new
+    call, media streams held here run to their end (at most `drain_seconds`), then it exits.
+    A second SIGTERM, or SIGINT (Ctrl-C), stops at once."""
+
+    BALANCER_GRACE_S = 3.0  # long enough for the balancer's health checks to see the 503
+
+    def __init__(self, config: Any, gateway: Gateway, drain_seconds: float) -> None:
+        import signal
+
+        import uvicorn
+
+        self.gateway = gateway
+        self.drain_seconds = drain_seconds
+        outer = self
+
+        class _Server(uvicorn.Server):
+            def handle_exit(self, sig: int, frame: Any) -> None:
+                if sig == signal.SIGTERM and not gateway.draining and drain_seconds > 0:
+                    gateway.draining = True
+                    asyncio.get_event_loop().create_task(outer._drain(self))
+                    return
+                super().handle_exit(sig, frame)
+
+        self.server = _Server(config)
+
+    def run(self) -> None:
+        self.server.run()
+
+    async def _drain(self, server: Any) -> None:
+        started = time.monotonic()
+        log.info("SIGTERM: draining (%d calls in progress here; at most %.0f s)",
+                 len(self.gateway.registry), self.drain_seconds)
+        await asyncio.sleep(min(self.BALANCER_GRACE_S, self.drain_seconds))
+        while len(self.gateway.registry) and time.monotonic() - started < self.drain_seconds:
+            await asyncio.sleep(0.2)
+        left = len(self.gateway.registry)
+        if left:
+            log.warning("drain limit reached with %d calls in progress; they go to a person", left)
+        else:
+            log.info("drained in %.1f s", time.monotonic() - started)
+        server.should_exit = True

@@ -60,6 +60,16 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default=None)
     serve.add_argument("--port", type=int, default=None)
     serve.set_defaults(run=_serve)
+
+    cluster = sub.add_parser("cluster", help="run several instances behind HAProxy on this machine")
+    cluster.add_argument("--instances", type=int, default=3)
+    cluster.add_argument("--port", type=int, default=8080, help="the balancer's port; instances "
+                         "take the next ones")
+    cluster.set_defaults(run=_cluster)
+
+    cleanup = sub.add_parser("cleanup", help="delete transcripts and recordings past their "
+                             "keeping time now (the gateway also does it every IVR_CLEANUP_HOURS)")
+    cleanup.set_defaults(run=_cleanup)
     return parser
 
 
@@ -162,6 +172,28 @@ def _users_add(args: argparse.Namespace) -> int:
         print(f"cannot add the user: {exc}", file=sys.stderr)
         return 1
     print(f"added {args.email} ({args.role})")
+    return 0
+
+
+def _cluster(args: argparse.Namespace) -> int:
+    from ivr.cluster import run_cluster
+
+    return run_cluster(args.instances, args.port)
+
+
+def _cleanup(args: argparse.Namespace) -> int:
+    from ivr.config import Settings
+    from ivr.store.calls import open_database
+    from ivr.store.retention import Retention, clean_up
+
+    settings = Settings()
+    keep = Retention(settings.keep_transcripts_days, settings.keep_recordings_days)
+    def days(n: int) -> str:
+        return f"{n} days" if n else "for ever"
+
+    print(f"keeping transcripts {days(keep.transcript_days)}, recordings "
+          f"{days(keep.recording_days)} ({settings.database_url})")
+    print(f"removed {clean_up(open_database(settings.database_url), keep)}")
     return 0
 
 

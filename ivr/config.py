@@ -34,6 +34,16 @@ class Settings(BaseSettings):
     sms_from: str = Field("", description="Twilio number that texts on-call about emergency voicemails")
     twilio_api_base: str = Field("", description="another base URL for Twilio's REST API (tests)")
     recognizer_threads: int = Field(2, ge=1, description="threads running Vosk (one per core)")
+    instance_name: str = Field("", description="this instance's name in the shared store "
+                               "(default host:pid)")
+    drain_seconds: float = Field(600.0, ge=0, description="on SIGTERM, how long live calls may "
+                                 "run before the instance exits anyway")
+    flow_poll_seconds: float = Field(2.0, gt=0, description="how often flows published on "
+                                     "another instance are looked for")
+    keep_transcripts_days: int = Field(365, ge=0, description="what callers said (turns, "
+                                       "voicemail transcripts, summaries); 0 keeps for ever")
+    keep_recordings_days: int = Field(90, ge=0, description="voicemail audio; 0 keeps for ever")
+    cleanup_hours: float = Field(6.0, gt=0, description="how often old data is cleaned up")
     vad_end_ms: int = Field(300, ge=100, description="silence that ends an utterance")
 
     def handoff_secret_value(self) -> str:

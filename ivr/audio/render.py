@@ -8,8 +8,10 @@ from __future__ import annotations
 import hashlib
 import io
 import logging
+import os
 import shutil
 import subprocess
+import threading
 import warnings
 from pathlib import Path
 
@@ -56,7 +58,8 @@ class PromptRenderer:
         else:
             data = self._convert_file(self.audio_root / audio) if audio else self._speak(text, language)
             self.cache_dir.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(".tmp")
+            # Own temporary name: instances sharing the cache may render the same prompt at once.
+            tmp = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
             tmp.write_bytes(data)
             tmp.replace(path)
         self._memory[key] = data

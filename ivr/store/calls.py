@@ -4,14 +4,17 @@ one worker thread in order, so a slow disk never delays audio."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
+import fcntl
+import hashlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, insert, select, update
+from sqlalchemy import Engine, create_engine, event, insert, select, text, update
 from sqlalchemy.engine import make_url
 
 from ivr.store.tables import call_events, callbacks, calls, metadata, voicemails
@@ -40,8 +43,35 @@ def open_database(url: str) -> Engine:
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.close()
-    metadata.create_all(engine)
+    with exclusive(engine, "schema"):  # instances starting together create the tables once
+        metadata.create_all(engine)
     return engine
+
+
+@contextlib.contextmanager
+def exclusive(engine: Engine, what: str) -> Iterator[None]:
+    """One process at a time, across every instance using this database: a PostgreSQL advisory
+    lock, or a file lock beside a SQLite file (a memory database has one process anyway)."""
+    key = int.from_bytes(hashlib.sha256(f"ivr:{what}".encode()).digest()[:8], "big", signed=True)
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as conn:
+            conn.execute(text("SELECT pg_advisory_lock(:key)"), {"key": key})
+            try:
+                yield
+            finally:
+                conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": key})
+                conn.commit()
+        return
+    database = engine.url.database
+    if engine.dialect.name != "sqlite" or database in (None, "", ":memory:"):
+        yield
+        return
+    with open(f"{database}.{what}.lock", "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 class CallStore:
@@ -133,8 +163,27 @@ class AsyncCallStore:
     """Call-store writes from async code, run in order on one thread; reads awaitable too."""
 
     def __init__(self, store: CallStore) -> None:
+        from ivr.store.live import LiveCallStore
+
         self.store = store
+        self.live = LiveCallStore(store.engine)
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ivr-store")
+
+    def later(self, fn: Callable[..., Any], *args: Any) -> Future[Any]:
+        """Queue `fn(*args)` behind every write so far; failures are logged, never raised."""
+        return self._pool.submit(self._safe_call, fn, args)
+
+    async def run(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """Run `fn(*args)` behind every write so far and wait for it (errors are raised)."""
+        return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
+
+    @staticmethod
+    def _safe_call(fn: Callable[..., Any], args: tuple[Any, ...]) -> Any:
+        try:
+            return fn(*args)
+        except Exception:
+            log.exception("call store %s failed", getattr(fn, "__name__", fn))
+            return None
 
     def submit(self, method: str, *args: Any, **kwargs: Any) -> Future[Any]:
         """Queue a write; failures are logged, never raised into a call. Needs no event loop."""

@@ -37,6 +37,19 @@ class FlowVersionStore:
                                 .order_by(flow_versions.c.version.desc()))
             return [dict(r) for r in rows.mappings()]
 
+    def has_text(self, flow: str, yaml_text: str) -> bool:
+        """Is `yaml_text` one of the flow's versions already?"""
+        with self.engine.connect() as conn:
+            return conn.execute(select(flow_versions.c.id).where(
+                flow_versions.c.flow == flow, flow_versions.c.yaml == yaml_text).limit(1)).first() is not None
+
+    def published(self) -> dict[str, int]:
+        """The live version number of every flow."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(flow_versions.c.flow, flow_versions.c.version)
+                                .where(flow_versions.c.status == "published"))
+            return {flow: version for flow, version in rows}
+
     def names(self) -> list[str]:
         with self.engine.connect() as conn:
             return sorted(r[0] for r in conn.execute(select(flow_versions.c.flow).distinct()))

@@ -114,3 +114,13 @@ audit_log = Table(
     Column("version", Integer),
     Column("diff", Text),
 )
+
+live_calls = Table(
+    "live_calls", metadata,  # what any instance needs to answer a webhook of a call in progress
+    Column("sid", String(64), primary_key=True),
+    Column("flow", String(200), nullable=False),
+    Column("flow_version", String(64), nullable=False),
+    Column("snapshot", Text, nullable=False),  # JSON, see ivr.telephony.snapshot
+    Column("held_by", String(200)),  # the instance whose media stream has the call now, if any
+    Column("updated_at", DateTime(timezone=True), nullable=False, index=True),
+)

@@ -1,7 +1,8 @@
 """Calls in progress: each one's flow, engine state, and the decision the stream left behind.
 
 `LiveCall.apply` is the only way events reach the engine from the gateway, so every turn is
-recorded as it happens: a caller hanging up mid-step loses nothing.
+recorded as it happens: a caller hanging up mid-step loses nothing. `snapshot`/`restore` carry
+a call between instances through the shared store (see `Gateway.load_call`).
 """
 
 from __future__ import annotations
@@ -16,19 +17,23 @@ from ivr.flow import events as ev
 from ivr.flow.engine import CallState, Engine
 from ivr.flow.model import Flow
 from ivr.store.calls import AsyncCallStore, utcnow
+from ivr.store.live import LiveCallStore
+from ivr.telephony import snapshot
 
 Decision = ev.Transfer | ev.Voicemail | ev.Hangup
 
 
 @dataclass
 class LiveCall:
-    """One call on this instance."""
+    """One call, as this instance knows it (its copy of the shared store's row)."""
 
     sid: str
     flow_name: str
     flow: Flow
     engine: Engine
     store: AsyncCallStore
+    flow_version: str = ""
+    draft_yaml: str | None = None  # a console call on an unpublished draft carries its flow
     state: CallState = field(default_factory=CallState)
     decision: Decision | None = None
     pending: list[ev.Action] = field(default_factory=list)  # actions for the stream to run
@@ -37,7 +42,8 @@ class LiveCall:
     stream_started: bool = False
     disclosure_heard: bool = False  # its mark came back: the caller heard it to the end
     accepted_attempts: set[int] = field(default_factory=set)  # dial attempts whose whisper got a 1
-    started: float = field(default_factory=time.monotonic)
+    held_by: str | None = None  # the instance whose media stream runs the call, while it does
+    started: float = field(default_factory=time.time)  # wall clock: instances share it
     _saved_turns: int = 0
     _saved: dict[str, Any] = field(default_factory=dict)
 
@@ -58,7 +64,45 @@ class LiveCall:
         return actions
 
     def elapsed(self) -> float:
-        return time.monotonic() - self.started
+        return time.time() - self.started
+
+    def snapshot(self) -> dict[str, Any]:
+        """Everything another instance needs to carry on (values are immutable or copied, so
+        the snapshot can be encoded off the event loop)."""
+        return {"state": self.state, "decision": self.decision, "pending": list(self.pending),
+                "first_key": self.first_key, "disclosure": self.disclosure,
+                "stream_started": self.stream_started, "disclosure_heard": self.disclosure_heard,
+                "accepted_attempts": sorted(self.accepted_attempts), "started": self.started,
+                "saved_turns": self._saved_turns, "saved": dict(self._saved),
+                "draft_yaml": self.draft_yaml}
+
+    def save_later(self) -> None:
+        """Share the current state (queued behind the call's record writes)."""
+        self.store.later(_write_live, self.store.live, *self._live_row())
+
+    async def save(self) -> None:
+        """Share the current state and wait until any instance can read it: before Twilio is
+        told anything that makes it call another webhook of this call."""
+        await self.store.run(_write_live, self.store.live, *self._live_row())
+
+    def _live_row(self) -> tuple[Any, ...]:
+        return self.sid, self.flow_name, self.flow_version, self.snapshot(), self.held_by
+
+    def restore(self, data: dict[str, Any]) -> LiveCall:
+        """Take over the state a snapshot recorded."""
+        self.state = data["state"]
+        self.decision = data["decision"]
+        self.pending = list(data["pending"])
+        self.first_key = data["first_key"]
+        self.disclosure = data["disclosure"]
+        self.stream_started = data["stream_started"]
+        self.disclosure_heard = data["disclosure_heard"]
+        self.accepted_attempts = set(data["accepted_attempts"])
+        self.started = data["started"]
+        self._saved_turns = data["saved_turns"]
+        self._saved = dict(data["saved"])
+        self.draft_yaml = data.get("draft_yaml")
+        return self
 
     def note(self, kind: str, text: str, **data: Any) -> None:
         """Add a line to the call's timeline (dial results, stream faults...)."""
@@ -85,6 +129,13 @@ class LiveCall:
         if changed:
             self._saved.update(changed)
             self.store.submit("update_call", self.sid, **changed)
+        if rows or changed or actions:
+            self.save_later()
+
+
+def _write_live(live: LiveCallStore, sid: str, flow: str, version: str, data: dict[str, Any],
+                held_by: str | None) -> None:
+    live.save(sid, flow, version, snapshot.dumps(data), held_by)
 
 
 CARD = re.compile(r"\b(?:\d[ -]?){12,18}\d\b")
@@ -105,7 +156,8 @@ def _row(kind: str, speaker: str | None, text: str, at: dt.datetime | None = Non
 
 
 class CallRegistry:
-    """Calls on this instance, by Twilio CallSid."""
+    """Calls whose media stream this instance runs, by Twilio CallSid (the session's copy is
+    the call's state while it lasts; every other webhook reads the shared store)."""
 
     def __init__(self) -> None:
         self._calls: dict[str, LiveCall] = {}

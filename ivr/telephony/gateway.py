@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import os
+import socket
 from collections.abc import Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -14,12 +16,14 @@ from typing import Any
 from ivr.audio.render import PromptRenderer
 from ivr.config import Settings
 from ivr.flow.engine import Engine
-from ivr.flow.loader import load_flows
+from ivr.flow.loader import load_flow_text, load_flows
 from ivr.flow.model import Flow
 from ivr.speech.models import ModelRegistry
 from ivr.speech.recognizer import GrammarVocabulary, Recognizer, VoskRecognizer
 from ivr.store.calls import AsyncCallStore, CallStore, open_database
-from ivr.telephony.calls import CallRegistry
+from ivr.store.flows import FlowVersionStore
+from ivr.telephony import snapshot
+from ivr.telephony.calls import CallRegistry, LiveCall
 
 log = logging.getLogger(__name__)
 
@@ -92,12 +96,16 @@ class Gateway:
     store: AsyncCallStore
     renderer: PromptRenderer
     models: ModelRegistry
+    versions: FlowVersionStore | None = None
+    instance: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
     registry: CallRegistry = field(default_factory=CallRegistry)
+    draining: bool = False  # SIGTERM: unhealthy for the balancer, live streams finish first
     engines: dict[str, Engine] = field(default_factory=dict)
     speech_pool: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(2))
     vocabularies: dict[str, GrammarVocabulary] = field(default_factory=dict)
     tasks: set[asyncio.Task[Any]] = field(default_factory=set)
     media_stats: MediaStats = field(default_factory=MediaStats)
+    _old_engines: dict[tuple[str, str], tuple[Flow, Engine]] = field(default_factory=dict)
 
     @classmethod
     def build(cls, settings: Settings, models: ModelRegistry | None = None) -> Gateway:
@@ -109,7 +117,61 @@ class Gateway:
                       speech_pool=ThreadPoolExecutor(settings.recognizer_threads,
                                                      thread_name_prefix="ivr-speech"))
         gateway.engines = {name: Engine(flow) for name, flow in book.flows.items()}
+        gateway.versions = FlowVersionStore(store.store.engine)
+        if settings.instance_name:
+            gateway.instance = settings.instance_name
         return gateway
+
+    # ---- calls any instance may have started -----------------------------------------------
+
+    def new_call(self, sid: str, name: str, flow: Flow | None = None,
+                 draft_yaml: str | None = None) -> LiveCall:
+        """A call starting here on flow `name` (its live version, or a console draft)."""
+        if flow is None:
+            flow, engine, version = self.book.flows[name], self.engines[name], self.book.versions[name]
+        else:
+            engine, version = Engine(flow), "draft"
+        return LiveCall(sid, name, flow, engine, self.store, flow_version=version, draft_yaml=draft_yaml)
+
+    async def load_call(self, sid: str) -> LiveCall | None:
+        """The call as the last instance to act on it left it: the copy of a media stream running
+        here, else the shared store's. None when no instance has seen the call."""
+        held = self.registry.get(sid)
+        if held is not None:
+            return held
+        call: LiveCall | None = await self.store.run(self.read_call, sid)
+        return call
+
+    def read_call(self, sid: str) -> LiveCall | None:
+        """Blocking `load_call` from the store alone (store thread, terminal, tests)."""
+        row = self.store.live.load(sid)
+        if row is None:
+            return None
+        data = snapshot.loads(row["snapshot"])
+        name, version = row["flow"], row["flow_version"]
+        flow, engine = self._flow_at(name, version, data.get("draft_yaml"))
+        call = LiveCall(sid, name, flow, engine, self.store, flow_version=version)
+        return call.restore(data)
+
+    def _flow_at(self, name: str, version: str, draft_yaml: str | None) -> tuple[Flow, Engine]:
+        """The flow version a call started on: calls keep it through a publish, on any instance."""
+        if draft_yaml is None and self.book.versions.get(name) == version:
+            return self.book.flows[name], self.engines[name]
+        key = (name, version if draft_yaml is None else hashlib.sha256(draft_yaml.encode()).hexdigest())
+        if key not in self._old_engines:
+            text = draft_yaml
+            if text is None and self.versions is not None and version.startswith("v") \
+                    and version[1:].isdigit():
+                row = self.versions.get(name, int(version[1:]))
+                text = row["yaml"] if row else None
+            if text is None:  # a version nobody recorded: the live one is the best there is
+                log.warning("flow %s %s is not stored; the call goes on with the live version",
+                            name, version)
+                current = name if name in self.book.flows else self.book.default
+                return self.book.flows[current], self.engines[current]
+            flow = load_flow_text(text, f"{name}.yaml", self.settings.audio_dir.parent)
+            self._old_engines[key] = (flow, Engine(flow))
+        return self._old_engines[key]
 
     def recognizer(self, language: str) -> Recognizer | None:
         """A recognizer for one call, or None when the language is keypad-only."""

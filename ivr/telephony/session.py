@@ -106,15 +106,29 @@ class CallSession:
             self.call.decision = self.terminal
         await self._close()
 
+    async def _release(self) -> None:
+        """The stream is over: share the call's state before Twilio asks any instance what next
+        (the <Connect action> follows the stream's end at once)."""
+        call = self.call
+        if call is not None and self.gateway.registry.get(call.sid) is call:
+            call.held_by = None
+            try:
+                await call.save()
+            except Exception:  # the <Connect action> still finds a person (see /connected)
+                log.exception("call %s: its state could not be shared", call.sid)
+            self.gateway.registry.drop(call.sid)
+
     # ---- media events ------------------------------------------------------------------
 
     async def _on_start(self, event: m.MediaEvent) -> None:
         assert isinstance(event, m.StreamStarted)
-        call = self.gateway.registry.get(event.call_sid)
+        call = await self.gateway.load_call(event.call_sid)
         if call is None:
             raise LookupError(f"stream for unknown call {event.call_sid}")
-        self.call = call
+        self.call = self.gateway.registry.add(call)  # this stream's copy is the call's state now
         call.stream_started = True
+        call.held_by = self.gateway.instance
+        call.save_later()
         recognizer = self.gateway.recognizer(call.flow.language)
         if recognizer is not None:
             self.speech = _Speech(recognizer, VoiceActivity(self.gateway.settings.vad_end_ms))
@@ -214,6 +228,7 @@ class CallSession:
         self._stop_timer()
         self.closed = True
         self._audio.put_nowait(None)
+        await self._release()
 
     async def _on_ignored(self, event: m.MediaEvent) -> None:
         assert isinstance(event, m.Ignored)
@@ -352,6 +367,7 @@ class CallSession:
         if not self.closed:
             self.closed = True
             self._audio.put_nowait(None)
+            await self._release()
             await self.out.close()
 
 

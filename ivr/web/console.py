@@ -18,9 +18,7 @@ from fastapi.templating import Jinja2Templates
 
 from ivr.errors import FlowError
 from ivr.flow import events as ev
-from ivr.flow.engine import Engine
 from ivr.store.calls import CallStore, utcnow
-from ivr.telephony.calls import LiveCall
 from ivr.telephony.twilio.webhooks import pump_media_stream
 from ivr.web.auth import Accounts, AuthError, LoginLimiter, Session
 from ivr.web.dashboard import dashboard_figures, filter_calls
@@ -226,19 +224,20 @@ def console_router(admin: FlowAdmin, accounts: Accounts, calls: CallStore, secur
             return JSONResponse({"error": f"no speech model for {flow.language} on this machine"},
                                 status_code=409)
         sid = "CAconsole" + secrets.token_hex(12)
-        call = gateway.registry.add(LiveCall(sid, name, flow, Engine(flow), gateway.store))
+        call = gateway.new_call(sid, name, flow=flow, draft_yaml=str(body.get("yaml", "")))
         gateway.store.submit("start_call", sid, name, "draft", f"console:{session.user.email}",
                              "console", utcnow(), speech)
         # No TwiML plays the disclosure here, so the stream plays it first.
         call.pending = call.apply(ev.CallStarted(at=utcnow(), caller=f"console:{session.user.email}",
                                                  call_id=sid))
+        await call.save()  # the browser's stream may reach another instance
         return JSONResponse({"call_sid": sid})
 
     @router.get("/api/voice-call/{sid}")
     async def voice_call_state(request: Request, sid: str) -> JSONResponse:
         current(request, "flows")
-        call = admin.gateway.registry.get(sid)
-        if call is None or not sid.startswith("CAconsole"):
+        call = await admin.gateway.load_call(sid) if sid.startswith("CAconsole") else None
+        if call is None:
             raise HTTPException(404)
         lines = [{"who": "gateway" if t.speaker == "system" else "caller", "text": t.text}
                  for t in call.state.turns]

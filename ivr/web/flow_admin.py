@@ -1,13 +1,16 @@
 """Changing flows safely: drafts, lint, publish without a restart, roll back.
 
 Calls in progress keep the flow and engine they started with (each `LiveCall` holds its
-own); only new calls get a newly published version. The published YAML is also written back
-to `flows/<name>.yaml`, so files, `ivr flows check` and a restart all see what is live.
+own; another instance rebuilds it from the stored version); only new calls get a newly
+published version. The published YAML is also written back to `flows/<name>.yaml`, so files,
+`ivr flows check` and a restart all see what is live. Instances sharing a database follow each
+other's publishing (`follow_published`, polled every `IVR_FLOW_POLL_SECONDS`).
 """
 
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 
 from ivr.errors import FlowError, Problem
@@ -15,6 +18,7 @@ from ivr.flow.engine import Engine
 from ivr.flow.lint import lint_flow
 from ivr.flow.loader import load_flow_text
 from ivr.flow.model import Flow
+from ivr.store.calls import exclusive
 from ivr.store.flows import FlowVersionStore
 from ivr.telephony.gateway import Gateway
 
@@ -37,17 +41,49 @@ class FlowAdmin:
         return self.gateway.settings.flows_dir
 
     def import_files(self) -> None:
-        """Record each flow file as a published version unless it already is the live one."""
-        for name in self.gateway.book.flows:
-            text = (self.folder / f"{name}.yaml").read_text(encoding="utf-8")
-            live = self.versions.latest(name, "published")
-            if live is None or live["yaml"] != text:
-                number = self.versions.add(name, text, "flows/ folder", "draft",
-                                           note=f"imported from flows/{name}.yaml")
-                self.versions.publish(name, number, "flows/ folder")
-                live = self.versions.get(name, number)
-            assert live is not None
+        """Publish each flow file whose text is new to the database. A file holding a version
+        the database already has is not news: it is a copy left behind on a machine that
+        missed a later publish (several instances), so the published version stays live."""
+        with exclusive(self.versions.engine, "flow-import"):  # instances starting together
+            for name in list(self.gateway.book.flows):
+                self._import_file(name)
+        self.follow_published()
+
+    def _import_file(self, name: str) -> None:
+        text = (self.folder / f"{name}.yaml").read_text(encoding="utf-8")
+        live = self.versions.latest(name, "published")
+        if live is None or (live["yaml"] != text and not self.versions.has_text(name, text)):
+            number = self.versions.add(name, text, "flows/ folder", "draft",
+                                       note=f"imported from flows/{name}.yaml")
+            self.versions.publish(name, number, "flows/ folder")
+            live = self.versions.get(name, number)
+        assert live is not None
+        if live["yaml"] == text:
             self.gateway.book.versions[name] = f"v{live['version']}"
+        else:
+            self._follow(name, live)
+
+    def follow_published(self) -> list[str]:
+        """Activate every version another instance published since we last looked (new flows
+        too); returns the flows that changed. Cheap: one query when nothing did."""
+        changed = []
+        for name, number in self.versions.published().items():
+            if self.gateway.book.versions.get(name) == f"v{number}":
+                continue
+            row = self.versions.get(name, number)
+            if row is not None and self._follow(name, row):
+                changed.append(name)
+        return changed
+
+    def _follow(self, name: str, row: dict[str, object]) -> bool:
+        text = str(row["yaml"])
+        flow, problems = self.check(name, text)
+        if flow is None or any(p.severity == "error" for p in problems):
+            log.error("flow %s v%s is published but does not load here; keeping %s",
+                      name, row["version"], self.gateway.book.versions.get(name, "nothing"))
+            return False
+        self._activate(name, flow, text, int(str(row["version"])))
+        return True
 
     def check(self, name: str, text: str) -> tuple[Flow | None, list[Problem]]:
         """Load and lint a draft: the flow (if it loads) and every problem, errors first."""
@@ -86,5 +122,10 @@ class FlowAdmin:
         book.flows[name] = flow
         book.versions[name] = f"v{version}"
         self.gateway.engines[name] = Engine(flow)
-        (self.folder / f"{name}.yaml").write_text(text, encoding="utf-8")
+        path = self.folder / f"{name}.yaml"
+        if not path.is_file() or path.read_text(encoding="utf-8") != text:
+            # Whole or not at all: instances sharing the folder may write it at the same time.
+            tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+            tmp.write_text(text, encoding="utf-8")
+            tmp.replace(path)
         log.info("flow %s v%d is live for new calls", name, version)

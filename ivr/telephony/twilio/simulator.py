@@ -153,11 +153,14 @@ class TwilioSimulator:
     """Places calls to a running gateway at `base_url`, as Twilio would."""
 
     def __init__(self, base_url: str, auth_token: str, recording_url: str = "",
-                 account_sid: str = "ACsimulated") -> None:
+                 account_sid: str = "ACsimulated", reach: Callable[[str], str] | None = None) -> None:
         self.base = base_url.rstrip("/")
         self.validator = RequestValidator(auth_token)
         self.recording_url = recording_url
         self.account_sid = account_sid
+        # Where a request for a public URL really goes (signed for the public URL, as Twilio
+        # signs what it was told): e.g. the stream to one instance, webhooks to another.
+        self.reach = reach or (lambda url: url)
 
     async def call(self, steps: Sequence[Step], to: str = "", caller: str = "+15550001234",
                    dial: DialPlan | None = None, during_disclosure: str | None = None,
@@ -197,7 +200,8 @@ class _CallRun:
     async def post(self, url: str, extra: dict[str, str] | None = None) -> str | None:
         params = {**self.base_params, **(extra or {})}
         signature = "forged" if self.forge else self.sim.sign(url, params)
-        reply = await self.http.post(url, data=params, headers={"X-Twilio-Signature": signature})
+        reply = await self.http.post(self.sim.reach(url), data=params,
+                                     headers={"X-Twilio-Signature": signature})
         self.call.log.append(f"POST {url} -> {reply.status_code}")
         if reply.status_code == 204:
             return None
@@ -327,7 +331,8 @@ class _MediaStream:
     async def run(self) -> None:
         signature = "forged" if self.run_.forge else self.run_.sim.sign(self.url, {})
         try:
-            async with connect(self.url, additional_headers={"X-Twilio-Signature": signature},
+            async with connect(self.run_.sim.reach(self.url),
+                               additional_headers={"X-Twilio-Signature": signature},
                                compression=None, proxy=None, open_timeout=10) as ws:
                 self.call.stream_opened = True
                 await ws.send(json.dumps({"event": "connected", "protocol": "Call", "version": "1.0.0"}))

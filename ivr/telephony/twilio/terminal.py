@@ -77,7 +77,8 @@ class _TerminalCaller:
 
     def show(self, call: SimulatedCall) -> None:
         # The engine's turns first: TwiML (a voicemail's goodbye, a fallback) comes after them.
-        live = self.running.gateway.registry.get(call.sid)
+        gateway = self.running.gateway
+        live = gateway.registry.get(call.sid) or gateway.read_call(call.sid)
         turns = live.state.turns if live else ()
         for turn in turns[self.shown_turns:]:
             if turn.text in call.said:  # said by TwiML: shown below, once

@@ -6,7 +6,6 @@ goodbye. Nothing here decides what to say; the engine does.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 from collections.abc import Callable, Coroutine
@@ -31,7 +30,6 @@ from ivr.telephony.twilio.twiml import TwimlBuilder
 from ivr.telephony.twilio.voicemail import transcribe_voicemail
 
 log = logging.getLogger(__name__)
-ENDED_CALL_KEEP_S = 600.0
 FINAL_STATUSES = {"completed", "busy", "failed", "no-answer", "canceled"}
 ANSWERED = {"completed", "answered"}
 
@@ -59,11 +57,11 @@ def twilio_router(gateway: Gateway, signatures: TwilioSignatures, twiml: TwimlBu
         request.state.fallback = lambda: _fault_twiml(gateway, twiml, params)
         return params
 
-    def call_for(params: dict[str, str], sid_key: str = "CallSid") -> LiveCall:
+    async def call_for(params: dict[str, str], sid_key: str = "CallSid") -> LiveCall:
         sid = params.get(sid_key, "")
-        call = gateway.registry.get(sid)
-        if call is None:  # e.g. a restart mid-call: rebuild it so the caller still moves on
-            call = _new_call(gateway, sid, params)
+        call = await gateway.load_call(sid)
+        if call is None:  # no instance has seen it (e.g. a store lost): the caller still moves on
+            call = await _new_call(gateway, sid, params)
             call.apply(ev.CallStarted(at=utcnow(), caller=params.get("From", ""), call_id=sid))
         return call
 
@@ -71,42 +69,47 @@ def twilio_router(gateway: Gateway, signatures: TwilioSignatures, twiml: TwimlBu
     async def voice(request: Request) -> Response:
         params = await signed(request)
         sid = params.get("CallSid", "")
-        call = gateway.registry.get(sid) or _new_call(gateway, sid, params)
+        call = await gateway.load_call(sid) or await _new_call(gateway, sid, params)
         call.pending = call.apply(ev.CallStarted(at=utcnow(), caller=params.get("From", ""), call_id=sid))
         first = call.pending[0]
         assert isinstance(first, ev.Say) and first.prompt_id == "disclosure"
+        await call.save()  # the stream may open on another instance
         return _xml(twiml.answer(call.flow_name))
 
     @router.post("/key")
     async def key(request: Request) -> Response:
         """A key pressed during the disclosure said by TwiML (the stream had failed)."""
         params = await signed(request)
-        call = call_for(params)
+        call = await call_for(params)
         if call.decision is not None:  # the caller is already on the way to a person
             return _xml(twiml.actions([call.decision]))
         digit = params.get("Digits", "")[:1]
         if digit == "0":
             actions = call.apply(ev.Pressed("0", at=utcnow()))
             call.decision = _decision(actions)
+            await call.save()
             _note_dial(gateway, call, call.decision)
             return _xml(twiml.actions(actions))
         call.first_key = digit or None
+        await call.save()
         return _xml(twiml.answer(call.flow_name))
 
     @router.post("/connected")
     async def connected(request: Request) -> Response:
         params = await signed(request)
-        call = call_for(params)
+        call = await call_for(params)
         if call.decision is not None:
             _note_dial(gateway, call, call.decision)
             return _xml(twiml.actions([call.decision]))
-        # The stream broke, never connected, or ended without a decision: a person takes over,
-        # after the disclosure if the caller has not heard it yet.
+        # The stream broke, never connected, or ended without a decision (its instance died,
+        # say): a person takes over, after the disclosure if the caller has not heard it yet.
         detail = "media stream ended without a decision" if call.stream_started else \
             "media stream never started"
         call.note("fault", detail)
         actions = call.fault(detail)
         call.decision = _decision(actions)
+        call.held_by = None
+        await call.save()
         _note_dial(gateway, call, call.decision)
         if call.disclosure_heard or call.disclosure is None:
             return _xml(twiml.actions(actions))
@@ -115,7 +118,7 @@ def twilio_router(gateway: Gateway, signatures: TwilioSignatures, twiml: TwimlBu
     @router.post("/dial-status")
     async def dial_status(request: Request) -> Response:
         params = await signed(request)
-        call = call_for(params)
+        call = await call_for(params)
         status = params.get("DialCallStatus", "failed")
         attempt = _attempt(request)
         bridged = params.get("DialBridged", "")
@@ -129,21 +132,22 @@ def twilio_router(gateway: Gateway, signatures: TwilioSignatures, twiml: TwimlBu
         why = status if status not in ANSWERED else "declined"
         actions = call.apply(ev.TransferFailed(why, at=utcnow()))
         call.decision = _decision(actions)
+        await call.save()
         return _xml(twiml.actions(actions))
 
     @router.post("/whisper")
     async def whisper(request: Request) -> Response:
         params = await signed(request)
-        call = gateway.registry.get(params.get("ParentCallSid", ""))
+        call = await gateway.load_call(params.get("ParentCallSid", ""))
         transfer = call.decision if call and isinstance(call.decision, ev.Transfer) else None
-        if transfer is None:  # e.g. this instance restarted: the person still gets the choice
+        if transfer is None:  # e.g. the store lost the call: the person still gets the choice
             return _xml(twiml.whisper("A caller from the automated line.", "en-US", _attempt(request)))
         return _xml(twiml.whisper(transfer.summary, transfer.staff_language, _attempt(request)))
 
     @router.post("/whisper-answer")
     async def whisper_answer(request: Request) -> Response:
         params = await signed(request)
-        call = gateway.registry.get(params.get("ParentCallSid", ""))
+        call = await gateway.load_call(params.get("ParentCallSid", ""))
         accepted = params.get("Digits", "") == "1"
         if call is not None:
             who = params.get("To", "")
@@ -151,19 +155,21 @@ def twilio_router(gateway: Gateway, signatures: TwilioSignatures, twiml: TwimlBu
             if accepted:
                 call.accepted_attempts.add(_attempt(request))
                 call.update(answered_by=who)
+                await call.save()  # the dial status may reach another instance
         return _xml(twiml.actions([] if accepted else [ev.Hangup()]))
 
     @router.post("/recorded")
     async def recorded(request: Request) -> Response:
         params = await signed(request)
-        call = call_for(params)
+        call = await call_for(params)
         actions = call.apply(ev.MessageRecorded("", at=utcnow()))
+        await call.save()
         return _xml(twiml.actions(actions or [ev.Hangup()]))
 
     @router.post("/recording")
     async def recording(request: Request) -> Response:
         params = await signed(request)
-        call = call_for(params)
+        call = await call_for(params)
         gateway.spawn(transcribe_voicemail(gateway, call, params))
         return Response(status_code=204)
 
@@ -171,13 +177,12 @@ def twilio_router(gateway: Gateway, signatures: TwilioSignatures, twiml: TwimlBu
     async def status(request: Request) -> Response:
         params = await signed(request)
         call_status = params.get("CallStatus", "")
-        call = gateway.registry.get(params.get("CallSid", ""))
+        call = await gateway.load_call(params.get("CallSid", ""))
         if call is not None and call_status in FINAL_STATUSES:
             call.apply(ev.CallEnded(at=utcnow()))
             call.update(ended_at=utcnow())
             call.note("status", f"call {call_status}", duration=params.get("CallDuration", ""))
-            # Recording callbacks may still come; forget the call a little later.
-            asyncio.get_running_loop().call_later(ENDED_CALL_KEEP_S, gateway.registry.drop, call.sid)
+            await call.save()
         return Response(status_code=204)
 
     @router.websocket("/media")
@@ -276,13 +281,11 @@ def transfer_taken(status: str, bridged: str, accepted: bool) -> bool:
     return status in ANSWERED and accepted
 
 
-def _new_call(gateway: Gateway, sid: str, params: dict[str, str]) -> LiveCall:
+async def _new_call(gateway: Gateway, sid: str, params: dict[str, str]) -> LiveCall:
     called = params.get("To", "")
-    name = gateway.book.for_number(called)
-    flow = gateway.book.flows[name]
-    call = gateway.registry.add(LiveCall(sid, name, flow, gateway.engines[name], gateway.store))
-    gateway.store.submit("start_call", sid, name, gateway.book.versions[name], params.get("From", ""),
-                         called, utcnow(), gateway.speech_status(flow.language))
+    call = gateway.new_call(sid, gateway.book.for_number(called))
+    gateway.store.submit("start_call", sid, call.flow_name, call.flow_version, params.get("From", ""),
+                         called, utcnow(), gateway.speech_status(call.flow.language))
     return call
 
 

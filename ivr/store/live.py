@@ -1,0 +1,49 @@
+"""Calls in progress, shared by every gateway instance on one database.
+
+One row per call: the flow version it runs and a JSON snapshot of its state. Written by
+whichever instance last acted on the call, read by whichever instance Twilio reaches next.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Engine, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from ivr.store.calls import utcnow
+from ivr.store.tables import live_calls
+
+
+class LiveCallStore:
+    """Synchronous; the gateway calls it on its store thread, in order with the call records."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def save(self, sid: str, flow: str, flow_version: str, snapshot: str, held_by: str | None) -> None:
+        values = {"flow": flow, "flow_version": flow_version, "snapshot": snapshot,
+                  "held_by": held_by, "updated_at": utcnow()}
+        with self.engine.begin() as conn:
+            if conn.execute(update(live_calls).where(live_calls.c.sid == sid).values(**values)).rowcount:
+                return
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(insert(live_calls).values(sid=sid, **values))
+        except IntegrityError:  # another instance inserted it first: ours is the newer state
+            with self.engine.begin() as conn:
+                conn.execute(update(live_calls).where(live_calls.c.sid == sid).values(**values))
+
+    def load(self, sid: str) -> dict[str, Any] | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(live_calls).where(live_calls.c.sid == sid)).mappings().first()
+            return dict(row) if row else None
+
+    def held_by(self) -> dict[str, int]:
+        """Streams held per instance (for operators: who has which calls)."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(live_calls.c.held_by).where(live_calls.c.held_by.is_not(None)))
+            counts: dict[str, int] = {}
+            for (who,) in rows:
+                counts[who] = counts.get(who, 0) + 1
+            return counts
