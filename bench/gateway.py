@@ -5,6 +5,10 @@ from the simulator's. Each call: hear the Korean menu, say 시간 (an answer), s
 the menu), then ask for a person by key 0, by saying 상담원, or choose 예약 (a booking transfer).
 
     python -m bench.gateway --calls 10,50,100
+    python -m bench.gateway --instances 2 --database-url postgresql://ivr:ivr@127.0.0.1:5432/ivr
+
+With `--instances N` the calls go through HAProxy to N `ivr serve` processes sharing the
+database (`ivr cluster`'s set-up); CPU and memory are summed over the instances.
 """
 
 from __future__ import annotations
@@ -19,12 +23,14 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 
 from ivr.audio.render import PromptRenderer
+from ivr.cluster import Cluster
 from ivr.telephony.local import free_port
 from ivr.telephony.twilio.simulator import Listen, Press, SimulatedCall, Speak, TwilioSimulator
 
@@ -76,6 +82,37 @@ def _start_gateway(root: Path, port: int) -> subprocess.Popen[bytes]:
             time.sleep(0.2)
     proc.kill()
     raise RuntimeError(f"gateway did not start; see {root / 'gateway.log'}")
+
+
+@dataclass
+class _Gateways:
+    """What the rounds measure: the address calls go to, and the gateway processes."""
+
+    port: int
+    pids: list[int]
+    health_urls: list[str]
+    stop: Callable[[], None]
+    log: Path
+
+
+def _direct(root: Path) -> _Gateways:
+    port = free_port()
+    proc = _start_gateway(root, port)
+
+    def stop() -> None:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=20)
+    return _Gateways(port, [proc.pid], [f"http://127.0.0.1:{port}/health"], stop, root / "gateway.log")
+
+
+def _clustered(root: Path, instances: int, database_url: str) -> _Gateways:
+    env = {"TWILIO_AUTH_TOKEN": TOKEN, "IVR_FLOWS_DIR": str(root / "flows"),
+           "IVR_AUDIO_DIR": str(root / "audio"), "IVR_DOWNLOAD_MODELS": "false",
+           "IVR_DATABASE_URL": database_url or f"sqlite:///{root / 'bench.sqlite3'}"}
+    cluster = Cluster(instances, free_port(), env, root / "cluster", say=lambda text: None).start()
+    pids = [i.process.pid for i in cluster.instances if i.process is not None]
+    return _Gateways(cluster.port, pids, [f"{i.url}/health" for i in cluster.instances], cluster.stop,
+                     root / "cluster")
 
 
 def _rss_mb(pid: int) -> float:
@@ -138,24 +175,34 @@ def _simulate(port: int, voice: dict[str, bytes], indexes: list[int], n: int, ra
     return out
 
 
-def _round(n: int, port: int, pid: int, voice: dict[str, bytes], processes: int, ramp: float) -> Round:
+def _media(gateways: _Gateways) -> dict[str, float]:
+    """The instances' media counters, summed (maxima: the worst instance)."""
+    total: dict[str, float] = {}
+    for url in gateways.health_urls:
+        for key, value in httpx.get(url).json()["media"].items():
+            total[key] = max(total.get(key, 0), value) if key.startswith("max") else total.get(key, 0) + value
+    return total
+
+
+def _round(n: int, gateways: _Gateways, voice: dict[str, bytes], processes: int, ramp: float) -> Round:
     result = Round(n)
-    cpu0, t0 = _cpu_s(pid), time.monotonic()
-    health0 = httpx.get(f"http://127.0.0.1:{port}/health").json()["media"]
+    port, pids = gateways.port, gateways.pids
+    cpu0, t0 = sum(_cpu_s(pid) for pid in pids), time.monotonic()
+    health0 = _media(gateways)
     shares = [list(range(k, n, processes)) for k in range(processes)]
     context = multiprocessing.get_context("spawn")
     with context.Pool(processes) as pool:
         pending = pool.starmap_async(_simulate, [(port, voice, share, n, ramp) for share in shares])
         while not pending.ready():
-            result.peak_rss_mb = max(result.peak_rss_mb, _rss_mb(pid))
+            result.peak_rss_mb = max(result.peak_rss_mb, sum(_rss_mb(pid) for pid in pids))
             pending.wait(0.5)
         outcomes = pending.get()
-    result.cpu_s, result.wall_s = _cpu_s(pid) - cpu0, time.monotonic() - t0
-    health = httpx.get(f"http://127.0.0.1:{port}/health").json()["media"]
-    result.frames = health["frames"] - health0["frames"]
-    result.late_frames = health["late_frames"] - health0["late_frames"]
+    result.cpu_s, result.wall_s = sum(_cpu_s(pid) for pid in pids) - cpu0, time.monotonic() - t0
+    health = _media(gateways)
+    result.frames = int(health["frames"] - health0["frames"])
+    result.late_frames = int(health["late_frames"] - health0["late_frames"])
     result.max_lag_ms = health["max_lag_ms"]
-    result.stalls = health["loop_stalls"] - health0["loop_stalls"]
+    result.stalls = int(health["loop_stalls"] - health0["loop_stalls"])
     result.max_stall_ms = health["max_loop_stall_ms"]
     for out in outcomes:
         result.turn += out.turn
@@ -180,25 +227,29 @@ def main(argv: list[str] | None = None) -> int:
                         help="seconds over which the calls arrive (2 = all callers speak at once)")
     parser.add_argument("--sim-processes", type=int, default=2,
                         help="simulator processes (one Python process tops out near 60 calls)")
+    parser.add_argument("--instances", type=int, default=0,
+                        help="gateway instances behind HAProxy (0: one instance, reached directly)")
+    parser.add_argument("--database-url", default="",
+                        help="with --instances: the shared database (default: a SQLite file)")
     args = parser.parse_args(argv)
     rounds = [int(x) for x in args.calls.split(",")]
     root = Path(tempfile.mkdtemp(prefix="ivr-bench-"))
     _flows(root / "flows")
-    port = free_port()
-    print(f"starting the gateway (logs in {root / 'gateway.log'})...", flush=True)
-    proc = _start_gateway(root, port)
+    what = f"{args.instances} instances behind HAProxy" if args.instances else "the gateway"
+    print(f"starting {what} (logs in {root})...", flush=True)
+    gateways = _clustered(root, args.instances, args.database_url) if args.instances else _direct(root)
     try:
         renderer = PromptRenderer(root / "voice", root)
         voice = {w: renderer.render(w, "ko-KR") for w in ("시간", "네", "상담 원", "예약")}
-        idle_mb = _rss_mb(proc.pid)
-        print(f"gateway idle RSS: {idle_mb:.0f} MB (includes the shared Korean model); calls arrive "
-              f"over {args.ramp:.0f} s and each lasts about 35 s\n")
+        idle_mb = sum(_rss_mb(pid) for pid in gateways.pids)
+        print(f"gateway idle RSS: {idle_mb:.0f} MB (includes the Korean model, once per instance); "
+              f"calls arrive over {args.ramp:.0f} s and each lasts about 35 s\n")
         header = (f"{'calls':>5} {'failed':>6} {'turn p50':>8} {'turn p95':>8} {'key0 p95':>8} "
                   f"{'spoken p95':>10} {'late frm':>8} {'max lag':>7} {'stalls':>6} {'sim late':>8} "
                   f"{'MB/call':>7} {'gw CPU':>6}")
         print(header + "\n" + "-" * len(header), flush=True)
         for n in rounds:
-            r = _round(n, port, proc.pid, voice, args.sim_processes, args.ramp)
+            r = _round(n, gateways, voice, args.sim_processes, args.ramp)
             per_call = (r.peak_rss_mb - idle_mb) / n
             print(f"{n:>5} {r.failed:>6} {_pct(r.turn, .5):>8} {_pct(r.turn, .95):>8} "
                   f"{_pct(r.key0, .95):>8} {_pct(r.spoken, .95):>10} "
@@ -210,8 +261,7 @@ def main(argv: list[str] | None = None) -> int:
               "gateway event-loop wake-ups >20 ms late; sim late = simulator ticks >40 ms late; "
               "gw CPU = gateway process CPU over the round (200% = both cores).")
     finally:
-        proc.send_signal(signal.SIGINT)
-        proc.wait(timeout=20)
+        gateways.stop()
         shutil.rmtree(root, ignore_errors=True)
     return 0
 

@@ -115,7 +115,8 @@ def test_voicemail_after_hours_across_instances(cluster: Cluster, recording_serv
     assert call.recorded and not call.dialed
     store = _store(cluster)
     deadline = time.monotonic() + 30
-    while not (record := store.get_call(call.sid) or {}).get("voicemails") and time.monotonic() < deadline:
+    # The voicemail, then the call-back task, are written after the recording is fetched.
+    while not (record := store.get_call(call.sid) or {}).get("callbacks") and time.monotonic() < deadline:
         time.sleep(0.3)
     assert record["outcome"] == "voicemail" and record["voicemails"], record
     assert record["callbacks"] and record["callbacks"][0]["number"] == "+15550001234"

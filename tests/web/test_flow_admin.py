@@ -148,3 +148,55 @@ def test_the_form_view_writes_the_same_yaml_keeping_comments(admin: FlowAdmin) -
     assert flow.people["office"].numbers == ["+15550100199"]
     assert flow.steps["area"].text == "We cover Riverside only."  # type: ignore[union-attr]
     assert 'mon: ["08:00-18:00"]' in changed
+
+
+def _second_instance(admin: FlowAdmin) -> FlowAdmin:
+    """Another gateway on the same database and flows folder (as `ivr cluster` runs them)."""
+    settings = admin.gateway.settings
+    gateway = Gateway.build(settings)
+    other = FlowAdmin(gateway, FlowVersionStore(gateway.store.store.engine))
+    other.import_files()
+    return other
+
+
+def test_a_publish_on_one_instance_is_followed_by_another(admin: FlowAdmin) -> None:
+    other = _second_instance(admin)
+    assert other.gateway.book.versions["plumbing"] == "v1"  # the same file is not imported twice
+    changed = _text(admin).replace("We cover Riverside", "We serve Riverside")
+    admin.publish("plumbing", admin.save_draft("plumbing", changed, "ed@example.com"), "ed@example.com")
+    assert other.follow_published() == ["plumbing"]
+    assert other.gateway.book.versions["plumbing"] == "v2"
+    assert other.follow_published() == []  # nothing new: nothing done
+
+
+def test_a_stale_flow_file_does_not_undo_a_publish(admin: FlowAdmin) -> None:
+    original = _text(admin)
+    changed = original.replace("We cover Riverside", "We serve Riverside")
+    admin.publish("plumbing", admin.save_draft("plumbing", changed, "ed@example.com"), "ed@example.com")
+    # A machine that missed the publish still has the old file; its instance starts.
+    (admin.folder / "plumbing.yaml").write_text(original)
+    other = _second_instance(admin)
+    assert other.gateway.book.versions["plumbing"] == "v2"
+    assert (admin.folder / "plumbing.yaml").read_text() == changed
+    # A file with new text is a manager's edit: it is published.
+    edited = changed.replace("We serve Riverside", "Our area is Riverside")
+    (admin.folder / "plumbing.yaml").write_text(edited)
+    assert _second_instance(admin).gateway.book.versions["plumbing"] == "v3"
+
+
+def test_a_call_started_on_an_old_version_is_rebuilt_on_it_elsewhere(admin: FlowAdmin) -> None:
+    gateway = admin.gateway
+    call = gateway.new_call("CAold", "plumbing")
+    call.pending = call.apply(ev.CallStarted(at=dt.datetime(2026, 11, 24, 3, 0, tzinfo=dt.UTC),
+                                             call_id="CAold"))
+    call.save_later()
+    changed = _text(admin).replace("We cover Riverside", "We serve Riverside")
+    admin.publish("plumbing", admin.save_draft("plumbing", changed, "ed@example.com"), "ed@example.com")
+    gateway.store.drain()
+    other = _second_instance(admin)
+    rebuilt = other.gateway.read_call("CAold")
+    assert rebuilt is not None and rebuilt.flow_version == "v1"
+    assert rebuilt.flow is not other.gateway.book.flows["plumbing"]
+    assert "We cover Riverside" in rebuilt.flow.steps["area"].text  # type: ignore[union-attr]
+    assert "We serve Riverside" in other.gateway.book.flows["plumbing"].steps["area"].text  # type: ignore[union-attr]
+    assert rebuilt.state == call.state and rebuilt.pending == call.pending

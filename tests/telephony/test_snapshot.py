@@ -1,0 +1,46 @@
+"""A live call survives the trip through the shared store exactly, and a bad snapshot is loud."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from ivr.flow import events as ev
+from ivr.flow.engine import CallState, Engine
+from ivr.telephony import snapshot
+from tests.conftest import FLOWS_DIR
+
+AT = dt.datetime(2026, 11, 24, 15, 0, tzinfo=dt.UTC)  # Tuesday 10:00 in Riverside: open
+
+
+def _state_after_a_transfer() -> tuple[CallState, list[ev.Action]]:
+    from ivr.flow.loader import load_flow
+
+    engine = Engine(load_flow(FLOWS_DIR / "plumbing.yaml"))
+    state, _ = engine.handle(CallState(), ev.CallStarted(at=AT, caller="+15550001234", call_id="CA1"))
+    state, _ = engine.handle(state, ev.PromptFinished("disclosure", at=AT))
+    state, actions = engine.handle(state, ev.Heard("agent please", 0.9, at=AT))
+    return state, actions
+
+
+def test_engine_state_and_actions_round_trip() -> None:
+    state, actions = _state_after_a_transfer()
+    assert any(isinstance(a, ev.Transfer) for a in actions)
+    data = {"state": state, "pending": actions, "attempts": [0, 1], "none": None}
+    back = snapshot.loads(snapshot.dumps(data))
+    assert back["state"] == state and back["pending"] == actions
+    assert back["state"].turns[0].at == state.turns[0].at and back["state"].turns[0].at.tzinfo
+    assert isinstance(back["state"].turns, tuple) and back["attempts"] == [0, 1]
+    assert [t.meta for t in back["state"].turns] == [t.meta for t in state.turns]
+
+
+def test_unknown_types_and_garbage_are_refused() -> None:
+    with pytest.raises(snapshot.SnapshotError):
+        snapshot.dumps({"x": object()})
+    with pytest.raises(snapshot.SnapshotError, match="unknown type"):
+        snapshot.loads('{"$": "Exploit", "cmd": "rm"}')
+    with pytest.raises(snapshot.SnapshotError, match="not JSON"):
+        snapshot.loads("{")
+    with pytest.raises(snapshot.SnapshotError, match="Pressed"):
+        snapshot.loads('{"$": "Pressed", "digit": "1", "renamed_field": 2}')
