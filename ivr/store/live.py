@@ -21,18 +21,28 @@ class LiveCallStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
-    def save(self, sid: str, flow: str, flow_version: str, snapshot: str, held_by: str | None) -> None:
+    def save(self, sid: str, flow: str, flow_version: str, snapshot: str, held_by: str | None,
+             guard: str | None = None) -> bool:
+        """Write the call's state. With `guard`, only while the row is still held by that
+        instance: once another instance has taken the call over (its stream died and the
+        <Connect action> was answered elsewhere), a late write from the old holder is dropped."""
         values = {"flow": flow, "flow_version": flow_version, "snapshot": snapshot,
                   "held_by": held_by, "updated_at": utcnow()}
+        query = update(live_calls).where(live_calls.c.sid == sid)
+        if guard is not None:
+            with self.engine.begin() as conn:
+                held = query.where(live_calls.c.held_by == guard)
+                return bool(conn.execute(held.values(**values)).rowcount)
         with self.engine.begin() as conn:
-            if conn.execute(update(live_calls).where(live_calls.c.sid == sid).values(**values)).rowcount:
-                return
+            if conn.execute(query.values(**values)).rowcount:
+                return True
         try:
             with self.engine.begin() as conn:
                 conn.execute(insert(live_calls).values(sid=sid, **values))
         except IntegrityError:  # another instance inserted it first: ours is the newer state
             with self.engine.begin() as conn:
                 conn.execute(update(live_calls).where(live_calls.c.sid == sid).values(**values))
+        return True
 
     def load(self, sid: str) -> dict[str, Any] | None:
         with self.engine.connect() as conn:

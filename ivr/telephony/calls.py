@@ -8,6 +8,7 @@ a call between instances through the shared store (see `Gateway.load_call`).
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import re
 import time
 from dataclasses import dataclass, field
@@ -20,6 +21,7 @@ from ivr.store.calls import AsyncCallStore, utcnow
 from ivr.store.live import LiveCallStore
 from ivr.telephony import snapshot
 
+log = logging.getLogger(__name__)
 Decision = ev.Transfer | ev.Voicemail | ev.Hangup
 
 
@@ -43,6 +45,7 @@ class LiveCall:
     disclosure_heard: bool = False  # its mark came back: the caller heard it to the end
     accepted_attempts: set[int] = field(default_factory=set)  # dial attempts whose whisper got a 1
     held_by: str | None = None  # the instance whose media stream runs the call, while it does
+    guard: str | None = None  # set by that stream's session: its writes land only while it holds the call
     started: float = field(default_factory=time.time)  # wall clock: instances share it
     _saved_turns: int = 0
     _saved: dict[str, Any] = field(default_factory=dict)
@@ -86,7 +89,7 @@ class LiveCall:
         await self.store.run(_write_live, self.store.live, *self._live_row())
 
     def _live_row(self) -> tuple[Any, ...]:
-        return self.sid, self.flow_name, self.flow_version, self.snapshot(), self.held_by
+        return self.sid, self.flow_name, self.flow_version, self.snapshot(), self.held_by, self.guard
 
     def restore(self, data: dict[str, Any]) -> LiveCall:
         """Take over the state a snapshot recorded."""
@@ -134,8 +137,9 @@ class LiveCall:
 
 
 def _write_live(live: LiveCallStore, sid: str, flow: str, version: str, data: dict[str, Any],
-                held_by: str | None) -> None:
-    live.save(sid, flow, version, snapshot.dumps(data), held_by)
+                held_by: str | None, guard: str | None) -> None:
+    if not live.save(sid, flow, version, snapshot.dumps(data), held_by, guard):
+        log.warning("call %s: taken over by another instance; this one's late state is dropped", sid)
 
 
 CARD = re.compile(r"\b(?:\d[ -]?){12,18}\d\b")

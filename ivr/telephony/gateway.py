@@ -150,7 +150,8 @@ class Gateway:
         data = snapshot.loads(row["snapshot"])
         name, version = row["flow"], row["flow_version"]
         flow, engine = self._flow_at(name, version, data.get("draft_yaml"))
-        call = LiveCall(sid, name, flow, engine, self.store, flow_version=version)
+        call = LiveCall(sid, name, flow, engine, self.store, flow_version=version,
+                        held_by=row["held_by"])
         return call.restore(data)
 
     def _flow_at(self, name: str, version: str, draft_yaml: str | None) -> tuple[Flow, Engine]:

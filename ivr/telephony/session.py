@@ -114,6 +114,7 @@ class CallSession:
             call.held_by = None
             try:
                 await call.save()
+                call.guard = None
             except Exception:  # the <Connect action> still finds a person (see /connected)
                 log.exception("call %s: its state could not be shared", call.sid)
             self.gateway.registry.drop(call.sid)
@@ -128,7 +129,8 @@ class CallSession:
         self.call = self.gateway.registry.add(call)  # this stream's copy is the call's state now
         call.stream_started = True
         call.held_by = self.gateway.instance
-        call.save_later()
+        call.save_later()  # claims the call; from here on, writes land only while we hold it
+        call.guard = self.gateway.instance
         recognizer = self.gateway.recognizer(call.flow.language)
         if recognizer is not None:
             self.speech = _Speech(recognizer, VoiceActivity(self.gateway.settings.vad_end_ms))

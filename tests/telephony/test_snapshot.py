@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import pytest
 
 from ivr.flow import events as ev
 from ivr.flow.engine import CallState, Engine
+from ivr.store.calls import open_database
+from ivr.store.live import LiveCallStore
 from ivr.telephony import snapshot
 from tests.conftest import FLOWS_DIR
 
@@ -44,3 +47,14 @@ def test_unknown_types_and_garbage_are_refused() -> None:
         snapshot.loads("{")
     with pytest.raises(snapshot.SnapshotError, match="Pressed"):
         snapshot.loads('{"$": "Pressed", "digit": "1", "renamed_field": 2}')
+
+
+def test_a_stream_that_lost_its_call_cannot_overwrite_the_taker(tmp_path: Path) -> None:
+    live = LiveCallStore(open_database(f"sqlite:///{tmp_path / 'db.sqlite3'}"))
+    assert live.save("CA1", "plumbing", "v1", "claimed", held_by="ivr1")
+    assert live.save("CA1", "plumbing", "v1", "ivr1 turn", held_by="ivr1", guard="ivr1")
+    # ivr1's stream died; ivr2 answered the <Connect action> and sent the caller to a person.
+    assert live.save("CA1", "plumbing", "v1", "fault transfer", held_by=None)
+    assert not live.save("CA1", "plumbing", "v1", "ivr1 late", held_by=None, guard="ivr1")
+    row = live.load("CA1")
+    assert row is not None and row["snapshot"] == "fault transfer" and row["held_by"] is None
