@@ -169,31 +169,26 @@ class AsyncCallStore:
         self.live = LiveCallStore(store.engine)
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ivr-store")
 
-    def later(self, fn: Callable[..., Any], *args: Any) -> Future[Any]:
-        """Queue `fn(*args)` behind every write so far; failures are logged, never raised."""
-        return self._pool.submit(self._safe_call, fn, args)
+    @property
+    def calls(self) -> CallStore:
+        """The call records, for `later(store.calls.update_call, ...)`."""
+        return self.store
+
+    def later(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Future[Any]:
+        """Queue `fn(*args, **kwargs)` behind every write so far; failures are logged, never
+        raised into a call. Needs no event loop."""
+        return self._pool.submit(self._safe_call, fn, args, kwargs)
 
     async def run(self, fn: Callable[..., Any], *args: Any) -> Any:
         """Run `fn(*args)` behind every write so far and wait for it (errors are raised)."""
         return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
 
     @staticmethod
-    def _safe_call(fn: Callable[..., Any], args: tuple[Any, ...]) -> Any:
+    def _safe_call(fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         try:
-            return fn(*args)
+            return fn(*args, **kwargs)
         except Exception:
             log.exception("call store %s failed", getattr(fn, "__name__", fn))
-            return None
-
-    def submit(self, method: str, *args: Any, **kwargs: Any) -> Future[Any]:
-        """Queue a write; failures are logged, never raised into a call. Needs no event loop."""
-        return self._pool.submit(self._safe, method, args, kwargs)
-
-    def _safe(self, method: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        try:
-            return getattr(self.store, method)(*args, **kwargs)
-        except Exception:
-            log.exception("call store %s failed", method)
             return None
 
     async def flush(self) -> None:

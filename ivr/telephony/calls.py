@@ -62,7 +62,7 @@ class LiveCall:
     def fault(self, detail: str) -> list[ev.Action]:
         """The gateway broke: hand the caller over (the engine picks person or voicemail)."""
         self.state, actions = self.engine.fault(self.state, detail)
-        self.store.submit("add_events", self.sid, [_row("fault", None, detail)])
+        self.store.later(self.store.calls.add_events, self.sid, [_row("fault", None, detail)])
         self._record(actions)
         return actions
 
@@ -109,10 +109,10 @@ class LiveCall:
 
     def note(self, kind: str, text: str, **data: Any) -> None:
         """Add a line to the call's timeline (dial results, stream faults...)."""
-        self.store.submit("add_events", self.sid, [_row(kind, None, text, **data)])
+        self.store.later(self.store.calls.add_events, self.sid, [_row(kind, None, text, **data)])
 
     def update(self, **fields: Any) -> None:
-        self.store.submit("update_call", self.sid, **fields)
+        self.store.later(self.store.calls.update_call, self.sid, **fields)
 
     def _record(self, actions: list[ev.Action]) -> None:
         state = self.state
@@ -122,7 +122,7 @@ class LiveCall:
                 for t in turns]
         rows += [_row("transfer", None, a.summary, group=a.people.group, reason=a.reason)
                  for a in actions if isinstance(a, ev.Transfer)]
-        self.store.submit("add_events", self.sid, rows)
+        self.store.later(self.store.calls.add_events, self.sid, rows)
         fields = {"outcome": state.outcome, "transfer_reason": state.transfer_reason,
                   "transferred_to": state.transferred_to, "signals": list(state.signals)}
         summary = next((a.summary for a in actions if isinstance(a, ev.Transfer)), None)
@@ -131,7 +131,7 @@ class LiveCall:
         changed = {k: v for k, v in fields.items() if self._saved.get(k) != v}
         if changed:
             self._saved.update(changed)
-            self.store.submit("update_call", self.sid, **changed)
+            self.store.later(self.store.calls.update_call, self.sid, **changed)
         if rows or changed or actions:
             self.save_later()
 

@@ -225,8 +225,9 @@ def console_router(admin: FlowAdmin, accounts: Accounts, calls: CallStore, secur
                                 status_code=409)
         sid = "CAconsole" + secrets.token_hex(12)
         call = gateway.new_call(sid, name, flow=flow, draft_yaml=str(body.get("yaml", "")))
-        gateway.store.submit("start_call", sid, name, "draft", f"console:{session.user.email}",
-                             "console", utcnow(), speech)
+        store = gateway.store
+        store.later(store.calls.start_call, sid, name, "draft", f"console:{session.user.email}",
+                    "console", utcnow(), speech)
         # No TwiML plays the disclosure here, so the stream plays it first.
         call.pending = call.apply(ev.CallStarted(at=utcnow(), caller=f"console:{session.user.email}",
                                                  call_id=sid))

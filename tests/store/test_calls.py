@@ -64,11 +64,12 @@ def test_async_writes_land_in_order_and_failures_never_raise(
         store: CallStore, caplog: pytest.LogCaptureFixture) -> None:
     async def scenario() -> None:
         writer = AsyncCallStore(store)
-        writer.submit("start_call", "CA3", "korean", "v", "+1", "+2", T0, "vosk")
+        writer.later(writer.calls.start_call, "CA3", "korean", "v", "+1", "+2", T0, "vosk")
         for i in range(20):
-            writer.submit("add_events", "CA3", [{"at": T0, "kind": "turn", "speaker": "caller",
-                                                 "text": str(i), "data": {}}])
-        writer.submit("add_events", "CA-missing", [{"at": T0, "kind": "turn", "text": "x", "data": {}}])
+            writer.later(writer.calls.add_events, "CA3", [{"at": T0, "kind": "turn", "speaker": "caller",
+                                                           "text": str(i), "data": {}}])
+        writer.later(writer.calls.add_events, "CA-missing",
+                     [{"at": T0, "kind": "turn", "text": "x", "data": {}}])
         await writer.flush()
         writer.close()
 

@@ -47,12 +47,12 @@ async def transcribe_voicemail(gateway: Gateway, call: LiveCall, params: dict[st
         log.warning("call %s: voicemail %r could not be fetched: %s", call.sid, url, exc)
     except Exception:
         log.exception("call %s: voicemail %s could not be fetched or transcribed", call.sid, url)
-    gateway.store.submit("add_voicemail", call.sid, recording_sid=recording_sid, recording_url=url,
-                         audio_path=str(path) if path else None, duration_s=duration,
-                         transcript=transcript)
+    store = gateway.store
+    store.later(store.calls.add_voicemail, call.sid, recording_sid=recording_sid, recording_url=url,
+                audio_path=str(path) if path else None, duration_s=duration, transcript=transcript)
     call.note("voicemail", transcript or "(no transcript)", recording=recording_sid)
-    gateway.store.submit("add_callback", call.sid, call.state.caller,
-                         call.state.transfer_reason or "message", transcript, call.flow.callback_promise)
+    store.later(store.calls.add_callback, call.sid, call.state.caller,
+                call.state.transfer_reason or "message", transcript, call.flow.callback_promise)
     if call.state.transfer_reason == "emergency":
         sent = await gateway.run_speech(notify_emergency_voicemail, gateway, call, transcript)
         call.note("sms", f"texted {sent} on-call number(s) about the emergency voicemail")

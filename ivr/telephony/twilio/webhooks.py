@@ -284,8 +284,9 @@ def transfer_taken(status: str, bridged: str, accepted: bool) -> bool:
 async def _new_call(gateway: Gateway, sid: str, params: dict[str, str]) -> LiveCall:
     called = params.get("To", "")
     call = gateway.new_call(sid, gateway.book.for_number(called))
-    gateway.store.submit("start_call", sid, call.flow_name, call.flow_version, params.get("From", ""),
-                         called, utcnow(), gateway.speech_status(call.flow.language))
+    store = gateway.store
+    store.later(store.calls.start_call, sid, call.flow_name, call.flow_version, params.get("From", ""),
+                called, utcnow(), gateway.speech_status(call.flow.language))
     return call
 
 
