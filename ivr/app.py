@@ -173,8 +173,8 @@ def serve(host: str | None = None, port: int | None = None) -> int:
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     overrides = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
-    settings = Settings(**overrides)  # type: ignore[arg-type]
     try:
+        settings = Settings.load(**overrides)
         if not settings.twilio_auth_token:
             settings = settings.model_copy(update={"twilio_auth_token": _dev_token(settings)})
             print("No TWILIO_AUTH_TOKEN: local development mode. Requests must be signed with the "

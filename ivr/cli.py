@@ -10,7 +10,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from ivr.errors import FlowError
+from ivr.errors import ConfigError, FlowError
 from ivr.flow.lint import check_file
 from ivr.flow.loader import load_flow
 from ivr.flow.model import Flow
@@ -23,7 +23,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not hasattr(args, "run"):
         parser.print_help()
         return 2
-    result: int = args.run(args)
+    try:
+        result: int = args.run(args)
+    except ConfigError as exc:  # a bad IVR_* value: say which, not a traceback
+        print(f"cannot run: {exc}", file=sys.stderr)
+        return 1
     return result
 
 
@@ -167,7 +171,7 @@ def _users_add(args: argparse.Namespace) -> int:
             print("the passwords differ", file=sys.stderr)
             return 1
     try:
-        Accounts(open_database(Settings().database_url)).add_user(args.email, password, args.role)
+        Accounts(open_database(Settings.load().database_url)).add_user(args.email, password, args.role)
     except AuthError as exc:
         print(f"cannot add the user: {exc}", file=sys.stderr)
         return 1
@@ -186,7 +190,7 @@ def _cleanup(args: argparse.Namespace) -> int:
     from ivr.store.calls import open_database
     from ivr.store.retention import Retention, clean_up
 
-    settings = Settings()
+    settings = Settings.load()
     keep = Retention(settings.keep_transcripts_days, settings.keep_recordings_days)
     def days(n: int) -> str:
         return f"{n} days" if n else "for ever"

@@ -10,6 +10,7 @@ drains answers 503 and gets no new requests) and passes the media-stream websock
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -199,8 +200,17 @@ class Cluster:
 def run_cluster(count: int, port: int) -> int:
     """`ivr cluster`: run until Ctrl-C (or SIGTERM, which drains every instance first)."""
     from ivr.config import Settings
+    from ivr.errors import ConfigError
 
-    settings = Settings()
+    try:
+        settings = Settings.load()
+    except ConfigError as exc:
+        print(f"cannot start the cluster: {exc}", file=sys.stderr)
+        return 1
+    if shutil.which("haproxy") is None:
+        print("cannot start the cluster: haproxy is not installed (apt-get install haproxy; "
+              "./dev cluster installs it)", file=sys.stderr)
+        return 1
     if not settings.database_url.startswith("postgresql"):
         print(f"note: instances share {settings.database_url}; SQLite works for instances on one "
               "machine, PostgreSQL (IVR_DATABASE_URL=postgresql://...) across machines.", file=sys.stderr)
@@ -214,7 +224,11 @@ def run_cluster(count: int, port: int) -> int:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     try:
-        cluster.start()
+        try:
+            cluster.start()
+        except RuntimeError as exc:
+            print(f"cannot start the cluster: {exc}", file=sys.stderr)
+            return 1
         print(f"\n{count} instances behind HAProxy: point Twilio at {settings.public_url or cluster.url}"
               "/twilio/voice (Ctrl-C stops; SIGTERM drains first)\n", file=sys.stderr)
         while not stopping:

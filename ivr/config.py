@@ -46,6 +46,21 @@ class Settings(BaseSettings):
     cleanup_hours: float = Field(6.0, gt=0, description="how often old data is cleaned up")
     vad_end_ms: int = Field(300, ge=100, description="silence that ends an utterance")
 
+    @classmethod
+    def load(cls, **overrides: object) -> Settings:
+        """Settings from the environment; a bad value is a `ConfigError` naming the variable."""
+        from pydantic import ValidationError
+
+        from ivr.errors import ConfigError
+
+        try:
+            return cls(**overrides)  # type: ignore[arg-type]
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"IVR_{'_'.join(str(p) for p in error['loc']).upper()}={error.get('input')!r}: "
+                f"{error['msg']}" for error in exc.errors())
+            raise ConfigError(f"bad setting: {problems}") from None
+
     def handoff_secret_value(self) -> str:
         """The key that signs handoff URLs and webhook bodies."""
         if self.handoff_secret:

@@ -48,12 +48,3 @@ class LiveCallStore:
         with self.engine.connect() as conn:
             row = conn.execute(select(live_calls).where(live_calls.c.sid == sid)).mappings().first()
             return dict(row) if row else None
-
-    def held_by(self) -> dict[str, int]:
-        """Streams held per instance (for operators: who has which calls)."""
-        with self.engine.connect() as conn:
-            rows = conn.execute(select(live_calls.c.held_by).where(live_calls.c.held_by.is_not(None)))
-            counts: dict[str, int] = {}
-            for (who,) in rows:
-                counts[who] = counts.get(who, 0) + 1
-            return counts
