@@ -22,8 +22,7 @@ from ivr.cluster import Cluster
 from ivr.store.tables import metadata
 from ivr.telephony.local import free_port
 from tests.telephony.conftest import TOKEN, _flows, recording_server, voice  # noqa: F401
-
-PASSWORD = "correct horse battery staple"
+from tests.web.conftest import PASSWORD  # noqa: F401  (the tests' console password)
 
 
 def _postgres_url() -> str:

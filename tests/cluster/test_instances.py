@@ -5,7 +5,6 @@ real HAProxy, real Vosk."""
 from __future__ import annotations
 
 import asyncio
-import re
 import subprocess
 import sys
 import time
@@ -31,6 +30,7 @@ from tests.telephony.conftest import (
     TOKEN,
     run,
 )
+from tests.web.conftest import csrf_of
 
 pytestmark = pytest.mark.slow
 DESK = ["+8225550311"]
@@ -256,14 +256,12 @@ def test_a_flow_published_on_one_instance_is_live_on_all_and_live_calls_keep_the
 def _publish(cluster: Cluster, email: str, text: str) -> None:
     with httpx.Client(base_url=cluster.instance("ivr1").url) as client:
         assert client.post("/console/login", data={"email": email, "password": PASSWORD}).status_code == 303
-        page = client.get("/console/flows/korean_open").text
-        csrf = re.search(r'name="csrf" value="([^"]+)"', page)
-        assert csrf
-        saved = client.post("/console/flows/korean_open/draft", data={"csrf": csrf.group(1), "yaml": text})
+        csrf = csrf_of(client, "/console/flows/korean_open")
+        saved = client.post("/console/flows/korean_open/draft", data={"csrf": csrf, "yaml": text})
         assert saved.status_code == 303, saved.text
         version = int(saved.headers["location"].split("version=")[1])
         published = client.post("/console/flows/korean_open/publish",
-                                data={"csrf": csrf.group(1), "version": str(version)})
+                                data={"csrf": csrf, "version": str(version)})
         assert published.status_code == 303, published.text
 
 
