@@ -45,6 +45,8 @@ class Settings(BaseSettings):
     keep_recordings_days: int = Field(90, ge=0, description="voicemail audio; 0 keeps for ever")
     cleanup_hours: float = Field(6.0, gt=0, description="how often old data is cleaned up")
     vad_end_ms: int = Field(300, ge=100, description="silence that ends an utterance")
+    vad_quick_end_ms: int = Field(160, ge=0, description="shorter silence that ends an utterance "
+                                  "once it is a whole phrase of the step's grammar (0: off)")
 
     @classmethod
     def load(cls, **overrides: object) -> Settings:

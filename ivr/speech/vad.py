@@ -40,7 +40,7 @@ class VoiceActivity:
         self.floor_db = -70.0
         self.speaking = False
         self._voiced_run = 0
-        self._quiet_run = 0
+        self.quiet_run = 0
         self._frames = 0
         self._levels: list[float] = []
         self._clipped = 0
@@ -60,22 +60,26 @@ class VoiceActivity:
         if not self.speaking:
             self._voiced_run = self._voiced_run + 1 if voiced else 0
             if self._voiced_run >= OPEN_FRAMES:
-                self.speaking, self._quiet_run = True, 0
+                self.speaking, self.quiet_run = True, 0
                 self._frames, self._levels = self._voiced_run, [db] * self._voiced_run
                 self._clipped = int(peak >= CLIP_PEAK)
                 return "start"
             return None
         self._frames += 1
         if voiced and self._frames < MAX_UTTERANCE_FRAMES:
-            self._quiet_run = 0
+            self.quiet_run = 0
             self._levels.append(db)
             self._clipped += peak >= CLIP_PEAK
             return None
-        self._quiet_run += 1
-        if self._quiet_run >= self.end_frames or self._frames >= MAX_UTTERANCE_FRAMES:
+        self.quiet_run += 1
+        if self.quiet_run >= self.end_frames or self._frames >= MAX_UTTERANCE_FRAMES:
             self.speaking, self._voiced_run = False, 0
             return "end"
         return None
+
+    def end_now(self) -> None:
+        """The utterance is over before the full silence (the caller said a whole answer)."""
+        self.speaking, self._voiced_run = False, 0
 
     def utterance(self) -> Utterance:
         """The utterance that just ended."""
@@ -84,7 +88,7 @@ class VoiceActivity:
         levels = sorted(self._levels) or [-96.0]
         level = levels[min(len(levels) - 1, int(0.9 * len(levels)))]
         clipped = self._clipped / len(self._levels) if self._levels else 0.0
-        return Utterance((self._frames - self._quiet_run) * FRAME_MS, level, clipped)
+        return Utterance((self._frames - self.quiet_run) * FRAME_MS, level, clipped)
 
 
 @dataclass(frozen=True)

@@ -2,8 +2,8 @@
 
 Control messages (keys, marks, stop) are handled at once, under the call's lock. Caller audio
 goes through one queue to the call's speech task, so a key press never waits behind speech
-recognition. Per 20 ms frame that task decodes, measures loudness and gates; only speech
-reaches the recognizer, in 100 ms batches run on the speech threads, outside the lock. Prompts
+recognition. Per 20 ms frame that task decodes and end-points (`ivr.speech.endpointing`); only
+speech reaches the recognizer, in 100 ms batches run on the speech threads, outside the lock. Prompts
 go out whole (Twilio paces them) followed by a mark; the echoed mark tells the engine the prompt
 finished. The disclosure plays first, over the stream, and the caller is heard during it.
 """
@@ -17,17 +17,17 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from ivr.audio.mulaw import SAMPLE_RATE, dbfs, peak, ulaw_to_pcm
+from ivr.audio.mulaw import SAMPLE_RATE, ulaw_to_pcm
 from ivr.flow import events as ev
+from ivr.speech.endpointing import Begin, EndPointer, Finish, run_work
 from ivr.speech.recognizer import Recognizer, SpeechResult
-from ivr.speech.vad import LoudnessBaseline, VoiceActivity
+from ivr.speech.vad import LoudnessBaseline
 from ivr.store.calls import utcnow
 from ivr.telephony import media as m
 from ivr.telephony.calls import LiveCall
 from ivr.telephony.gateway import Gateway
 
 log = logging.getLogger(__name__)
-BATCH_FRAMES = 5  # recognizer is fed every 100 ms of speech
 MIN_NOISE_MS = 250  # shorter bursts with no words are noise, not a miss
 MARK_GRACE_S = 2.0  # a mark this late after its audio should have played is taken as played
 
@@ -51,10 +51,9 @@ class _Listening:
 @dataclass
 class _Speech:
     recognizer: Recognizer
-    vad: VoiceActivity
+    pointer: EndPointer
     baseline: LoudnessBaseline = field(default_factory=LoudnessBaseline)
-    batch: list[bytes] = field(default_factory=list)
-    in_utterance: bool = False
+    grammar: tuple[str, ...] = ()  # the grammar the current utterance is recognised with
 
 
 class CallSession:
@@ -133,7 +132,8 @@ class CallSession:
         call.guard = self.gateway.instance
         recognizer = self.gateway.recognizer(call.flow.language)
         if recognizer is not None:
-            self.speech = _Speech(recognizer, VoiceActivity(self.gateway.settings.vad_end_ms))
+            settings = self.gateway.settings
+            self.speech = _Speech(recognizer, EndPointer(settings.vad_end_ms, settings.vad_quick_end_ms))
         pending, call.pending = call.pending, []
         first = pending[0] if pending else None
         if not (isinstance(first, ev.Say) and first.prompt_id == "disclosure"):
@@ -175,19 +175,17 @@ class CallSession:
         speech = self.speech
         if speech is None or self.listening is None or self.terminal is not None:
             return
-        pcm = ulaw_to_pcm(event.ulaw)
-        gate = speech.vad.frame(dbfs(pcm), peak(pcm))
-        if not speech.in_utterance:
-            speech.vad.preroll.append(pcm)
-            if gate != "start":
-                return
-            await self._speech_started(speech)
+        work = speech.pointer.push(ulaw_to_pcm(event.ulaw))
+        if work is None:
             return
-        speech.batch.append(pcm)
-        if gate == "end":
-            await self._speech_ended(speech)
-        elif len(speech.batch) >= BATCH_FRAMES:
-            await self._feed(speech)
+        if isinstance(work, Begin):
+            await self._speech_started(speech)
+        result = await self.gateway.run_speech(run_work, speech.recognizer, work, speech.grammar)
+        final = speech.pointer.settle(work, result, speech.grammar)
+        if final is not None or isinstance(work, Finish):
+            await self._speech_ended(speech, final or SpeechResult("", 0.0, True))
+        elif (partial := speech.pointer.partial(work, result)) is not None:
+            await self._heard(ev.Heard(partial.text, partial.confidence, final=False, at=utcnow()))
 
     def _measure_lag(self, timestamp_ms: int) -> None:
         # The earliest frame sets the stream's clock; later frames are late by how much more
@@ -247,22 +245,10 @@ class CallSession:
             if self.after_disclosure is None:  # speech over the disclosure does not cut it short
                 await self._barge_in()
             self._stop_timer()
-        speech.in_utterance = True
-        speech.batch = list(speech.vad.preroll)
-        speech.vad.preroll.clear()
-        await self.gateway.run_speech(speech.recognizer.start, listening.listen.grammar)
+        speech.grammar = listening.listen.grammar
 
-    async def _feed(self, speech: _Speech) -> None:
-        chunk, speech.batch = b"".join(speech.batch), []
-        result: SpeechResult | None = await self.gateway.run_speech(speech.recognizer.feed, chunk)
-        if result is not None and not result.final and result.text:
-            await self._heard(ev.Heard(result.text, result.confidence, final=False, at=utcnow()))
-
-    async def _speech_ended(self, speech: _Speech) -> None:
-        chunk, speech.batch = b"".join(speech.batch), []
-        speech.in_utterance = False
-        result: SpeechResult = await self.gateway.run_speech(_feed_and_finish, speech.recognizer, chunk)
-        utterance = speech.vad.utterance()
+    async def _speech_ended(self, speech: _Speech, result: SpeechResult) -> None:
+        utterance = speech.pointer.vad.utterance()
         async with self.lock:
             if self.terminal is not None or self.closed:  # e.g. a partial result or a key settled it
                 return
@@ -351,7 +337,7 @@ class CallSession:
 
     async def _on_silence_timer(self) -> None:
         async with self.lock:
-            if self.speech is not None and self.speech.in_utterance:
+            if self.speech is not None and self.speech.pointer.in_utterance:
                 return
             try:
                 await self._caller_event(ev.Silence(at=utcnow()))
@@ -372,9 +358,3 @@ class CallSession:
             await self._release()
             await self.out.close()
 
-
-def _feed_and_finish(recognizer: Recognizer, chunk: bytes) -> SpeechResult:
-    """The last audio of an utterance and its final result, in one trip to a speech thread."""
-    if chunk:
-        recognizer.feed(chunk)
-    return recognizer.finish()

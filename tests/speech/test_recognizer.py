@@ -13,8 +13,8 @@ from ivr.flow import events as ev
 from ivr.flow.engine import Engine
 from ivr.flow.loader import load_flow
 from ivr.speech.models import ModelRegistry, vosk_language_codes
+from ivr.speech.endpointing import EndPointer, run_work
 from ivr.speech.recognizer import GrammarVocabulary, SpeechResult, VoskRecognizer
-from ivr.speech.vad import VoiceActivity
 from tests.conftest import FLOWS_DIR
 
 pytestmark = pytest.mark.slow
@@ -36,19 +36,25 @@ def voice(tmp_path_factory: pytest.TempPathFactory) -> PromptRenderer:
     return PromptRenderer(root, root)
 
 
-def _recognize(recognizer: VoskRecognizer, grammar: tuple[str, ...], ulaw: bytes) -> SpeechResult:
-    """Through the voice-activity gate, 20 ms at a time, as the gateway does."""
-    vad = VoiceActivity(300)
+def _recognize(recognizer: VoskRecognizer, grammar: tuple[str, ...], ulaw: bytes,
+               quick_ms: int = 0) -> SpeechResult:
+    return _turn(recognizer, grammar, ulaw, quick_ms)[0]
+
+
+def _turn(recognizer: VoskRecognizer, grammar: tuple[str, ...], ulaw: bytes,
+          quick_ms: int) -> tuple[SpeechResult, int]:
+    """Through the gateway's end-pointer, 20 ms at a time: the result, and how many frames after
+    the last voiced one (> -40 dBFS) the turn ended."""
+    pointer = EndPointer(300, quick_ms)
     frames = [ulaw[i:i + FRAME_BYTES] for i in range(0, len(ulaw), FRAME_BYTES)] + [b"\xff" * 160] * 25
-    for frame in frames:
-        pcm = ulaw_to_pcm(frame)
-        gate = vad.frame(dbfs(pcm))
-        if gate == "start":
-            recognizer.start(grammar)
-        if vad.speaking or gate == "end":
-            recognizer.feed(pcm)
-        if gate == "end":
-            return recognizer.finish()
+    last_voiced = max(i for i, f in enumerate(frames) if dbfs(ulaw_to_pcm(f)) > -40)
+    for i, frame in enumerate(frames):
+        work = pointer.push(ulaw_to_pcm(frame))
+        if work is None:
+            continue
+        final = pointer.settle(work, run_work(recognizer, work, grammar), grammar)
+        if final is not None:
+            return final, i - last_voiced
     raise AssertionError("the gate never closed")
 
 
@@ -66,6 +72,25 @@ def test_menu_words_are_recognised_within_the_step_grammar(
     result = _recognize(recognizer, grammar, voice.render(spoken, "ko-KR"))
     assert result.text == heard
     assert result.final and result.confidence > 0.5
+
+
+@pytest.mark.parametrize(("spoken", "heard"), [("시간", "시간"), ("예약", "예약"), ("상담 원", "상담원"),
+                                               ("영업 시간", "영업 시간"), ("몇 번", "몇 번")])
+def test_a_whole_menu_phrase_ends_the_turn_after_the_quick_pause(
+        korean: tuple[VoskRecognizer, tuple[str, ...]], voice: PromptRenderer, spoken: str,
+        heard: str) -> None:
+    recognizer, grammar = korean
+    result, after = _turn(recognizer, grammar, voice.render(spoken, "ko-KR"), quick_ms=160)
+    assert result.text == heard
+    assert 0 < after <= 160 // 20 + 1  # not cut short, and not the full 300 ms (15 frames)
+
+
+def test_speech_that_goes_on_past_a_phrase_waits_for_the_full_silence(
+        korean: tuple[VoskRecognizer, tuple[str, ...]], voice: PromptRenderer) -> None:
+    recognizer, grammar = korean
+    # "시간 알려주세요" (tell me the hours): heard as 시간 plus other words, so not one phrase.
+    _, after = _turn(recognizer, grammar, voice.render("시간 알려주세요", "ko-KR"), quick_ms=160)
+    assert after > 160 // 20 + 1  # past the quick pause: the full silence ended it
 
 
 def test_words_outside_the_vocabulary_are_dropped_from_the_grammar(
