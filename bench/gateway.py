@@ -2,7 +2,8 @@
 
 The gateway runs as its own process (`ivr serve`), so its CPU and memory are measured apart
 from the simulator's. Each call: hear the Korean menu, say 시간 (an answer), say 네 (back to
-the menu), then ask for a person by key 0, by saying 상담원, or choose 예약 (a booking transfer).
+the menu, saying it one second into the answer, so it barges in), then ask for a person by key
+0, by saying 상담원, or choose 예약 (a booking transfer).
 
     python -m bench.gateway --calls 10,50,100
     python -m bench.gateway --instances 2 --database-url postgresql://ivr:ivr@127.0.0.1:5432/ivr
@@ -32,7 +33,7 @@ import httpx
 from ivr.audio.render import PromptRenderer
 from ivr.cluster import Cluster
 from ivr.telephony.local import free_port
-from ivr.telephony.twilio.simulator import Listen, Press, SimulatedCall, Speak, TwilioSimulator
+from ivr.telephony.twilio.simulator import Listen, Pause, Press, SimulatedCall, Speak, Step, TwilioSimulator
 
 ROOT = Path(__file__).resolve().parent.parent
 TOKEN = "bench-token-0123456789"
@@ -47,6 +48,7 @@ class Round:
     turn: list[float] = field(default_factory=list)
     key0: list[float] = field(default_factory=list)
     spoken: list[float] = field(default_factory=list)
+    barge: list[float] = field(default_factory=list)
     sim_late: int = 0
     failed: int = 0
     peak_rss_mb: float = 0.0
@@ -130,8 +132,9 @@ def _cpu_s(pid: int) -> float:
 async def _one_call(sim: TwilioSimulator, voice: dict[str, bytes], ending: str,
                     delay: float) -> SimulatedCall:
     await asyncio.sleep(delay)
-    steps = [Listen(), Speak(voice["시간"]), Listen(), Speak(voice["네"]), Listen()]
-    endings = {"key0": Press("0"), "spoken": Speak(voice["상담 원"]), "booking": Speak(voice["예약"])}
+    steps: list[Step] = [Listen(), Speak(voice["시간"]), Pause(1.0), Speak(voice["네"]), Listen()]
+    endings: dict[str, Step] = {"key0": Press("0"), "spoken": Speak(voice["상담 원"]),
+                                "booking": Speak(voice["예약"])}
     steps.append(endings[ending])
     steps.append(Listen())
     return await sim.call(steps, to=NUMBER)
@@ -144,6 +147,7 @@ class _Outcome:
     turn: list[float] = field(default_factory=list)
     key0: list[float] = field(default_factory=list)
     spoken: list[float] = field(default_factory=list)
+    barge: list[float] = field(default_factory=list)
     sim_late: int = 0
     failed: int = 0
 
@@ -167,6 +171,7 @@ def _simulate(port: int, voice: dict[str, bytes], indexes: list[int], n: int, ra
             out.failed += 1
             continue
         out.turn += call.turn_latencies[:2]
+        out.barge += call.barge_ins
         out.sim_late += call.late_ticks
         if ENDINGS[i % 3] == "key0" and call.request_at and call.dial_at:
             out.key0.append(call.dial_at - call.request_at)
@@ -208,6 +213,7 @@ def _round(n: int, gateways: _Gateways, voice: dict[str, bytes], processes: int,
         result.turn += out.turn
         result.key0 += out.key0
         result.spoken += out.spoken
+        result.barge += out.barge
         result.sim_late += out.sim_late
         result.failed += out.failed
     return result
@@ -245,18 +251,19 @@ def main(argv: list[str] | None = None) -> int:
         print(f"gateway idle RSS: {idle_mb:.0f} MB (includes the Korean model, once per instance); "
               f"calls arrive over {args.ramp:.0f} s and each lasts about 35 s\n")
         header = (f"{'calls':>5} {'failed':>6} {'turn p50':>8} {'turn p95':>8} {'key0 p95':>8} "
-                  f"{'spoken p95':>10} {'late frm':>8} {'max lag':>7} {'stalls':>6} {'sim late':>8} "
-                  f"{'MB/call':>7} {'gw CPU':>6}")
+                  f"{'spoken p95':>10} {'barge p95':>9} {'late frm':>8} {'max lag':>7} {'stalls':>6} "
+                  f"{'sim late':>8} {'MB/call':>7} {'gw CPU':>6}")
         print(header + "\n" + "-" * len(header), flush=True)
         for n in rounds:
             r = _round(n, gateways, voice, args.sim_processes, args.ramp)
             per_call = (r.peak_rss_mb - idle_mb) / n
             print(f"{n:>5} {r.failed:>6} {_pct(r.turn, .5):>8} {_pct(r.turn, .95):>8} "
-                  f"{_pct(r.key0, .95):>8} {_pct(r.spoken, .95):>10} "
+                  f"{_pct(r.key0, .95):>8} {_pct(r.spoken, .95):>10} {_pct(r.barge, .95):>9} "
                   f"{r.late_frames:>8} {r.max_lag_ms:>6.0f}ms {r.stalls:>6} {r.sim_late:>8} {per_call:>7.2f} "
                   f"{r.cpu_s / r.wall_s:>5.0%}", flush=True)
         print("\nturn = caller's last voiced frame -> first frame of the reply (ms); key0/spoken = "
-              "key 0 sent / last voiced frame of 상담원 -> <Dial> received (ms); late frm = caller "
+              "key 0 sent / last voiced frame of 상담원 -> <Dial> received (ms); barge = first voiced frame "
+              "over a prompt -> `clear` received (ms); late frm = caller "
               "frames handled >100 ms behind the stream (includes any lateness of the simulator); stalls = "
               "gateway event-loop wake-ups >20 ms late; sim late = simulator ticks >40 ms late; "
               "gw CPU = gateway process CPU over the round (200% = both cores).")

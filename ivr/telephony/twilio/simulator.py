@@ -112,6 +112,7 @@ class SimulatedCall:
     ended: str = ""
     received_audio_bytes: int = 0
     turn_latencies: list[float] = field(default_factory=list)
+    barge_ins: list[float] = field(default_factory=list)  # speech onset over a prompt -> `clear`
     dial_at: float | None = None
     request_at: float | None = None  # when key 0 was sent during the disclosure or the stream
     spoke_last_at: float | None = None  # when the caller's last voiced frame went out
@@ -323,6 +324,8 @@ class _MediaStream:
         self.playback: list[bytes | str] = []  # audio chunks and mark names, in order
         self.inbound: list[bytes] = []
         self.last_voiced: bytes | None = None  # the frame whose sending ends the caller's turn
+        self.first_voiced: bytes | None = None  # the frame whose sending starts the caller's speech
+        self.barge_at: float | None = None  # when the caller started speaking over a prompt
         self.spoke_at: float | None = None  # when the caller's last voiced frame went out
         self.closed = asyncio.Event()
         self.idle = asyncio.Event()
@@ -374,6 +377,9 @@ class _MediaStream:
                     self.idle.clear()
                 elif kind == "clear":
                     self.call.cleared += 1
+                    if self.barge_at is not None:
+                        self.call.barge_ins.append(time.monotonic() - self.barge_at)
+                        self.barge_at = None
                     marks = [m for m in self.playback if isinstance(m, str)]
                     self.playback.clear()
                     for name in marks:  # Twilio echoes the marks of cleared audio
@@ -398,6 +404,10 @@ class _MediaStream:
             elif delay < -0.04:
                 self.call.late_ticks += 1
             frame = self.inbound.pop(0) if self.inbound else silence
+            if frame is self.first_voiced:
+                self.first_voiced = None
+                if self.playback:  # the gateway is still speaking: this is a barge-in
+                    self.barge_at = time.monotonic()
             if frame is self.last_voiced:
                 self.spoke_at, self.last_voiced = time.monotonic(), None
                 self.call.spoke_last_at = self.spoke_at
@@ -447,6 +457,7 @@ class _MediaStream:
                 frames[-1] = frames[-1].ljust(FRAME_BYTES, SILENCE_BYTE)
                 voiced = [f for f in frames if dbfs(ulaw_to_pcm(f)) > VOICED_DB]
                 self.last_voiced = voiced[-1] if voiced else None
+                self.first_voiced = voiced[0] if voiced else None
                 self.inbound.extend(frames)
                 while self.inbound:
                     await asyncio.sleep(FRAME_MS / 1000)
