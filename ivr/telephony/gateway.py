@@ -8,7 +8,6 @@ import logging
 import os
 import socket
 from collections.abc import Coroutine
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ from ivr.flow.engine import Engine
 from ivr.flow.loader import load_flow_text, load_flows
 from ivr.flow.model import Flow
 from ivr.speech.models import ModelRegistry
+from ivr.speech.pool import SpeechPool, Urgency
 from ivr.speech.recognizer import GrammarVocabulary, Recognizer, VoskRecognizer
 from ivr.store.calls import AsyncCallStore, CallStore, open_database
 from ivr.store.flows import FlowVersionStore
@@ -101,7 +101,7 @@ class Gateway:
     registry: CallRegistry = field(default_factory=CallRegistry)
     draining: bool = False  # SIGTERM: unhealthy for the balancer, live streams finish first
     engines: dict[str, Engine] = field(default_factory=dict)
-    speech_pool: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(2))
+    speech_pool: SpeechPool = field(default_factory=lambda: SpeechPool(2))
     vocabularies: dict[str, GrammarVocabulary] = field(default_factory=dict)
     tasks: set[asyncio.Task[Any]] = field(default_factory=set)
     media_stats: MediaStats = field(default_factory=MediaStats)
@@ -114,8 +114,7 @@ class Gateway:
         renderer = PromptRenderer(settings.audio_dir / "cache", settings.audio_dir.parent)
         models = models or ModelRegistry(settings.vosk_model, settings.download_models)
         gateway = cls(settings, book, store, renderer, models,
-                      speech_pool=ThreadPoolExecutor(settings.recognizer_threads,
-                                                     thread_name_prefix="ivr-speech"))
+                      speech_pool=SpeechPool(settings.recognizer_threads))
         gateway.engines = {name: Engine(flow) for name, flow in book.flows.items()}
         gateway.versions = FlowVersionStore(store.store.engine)
         if settings.instance_name:
@@ -188,9 +187,9 @@ class Gateway:
         loaded = self.models.get(language)
         return loaded.source if loaded else "keypad-only"
 
-    async def run_speech(self, fn: Any, *args: Any) -> Any:
-        """Run blocking recognition off the event loop (Vosk releases the GIL)."""
-        return await asyncio.get_running_loop().run_in_executor(self.speech_pool, fn, *args)
+    async def run_speech(self, fn: Any, *args: Any, urgency: Urgency = Urgency.LIVE) -> Any:
+        """Run blocking recognition on the speech threads (Vosk releases the GIL), by urgency."""
+        return await self.speech_pool.run(urgency, fn, *args)
 
     def spawn(self, work: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
         """Run background work (voicemail transcription) and keep it alive until done."""
@@ -200,5 +199,5 @@ class Gateway:
         return task
 
     def close(self) -> None:
-        self.speech_pool.shutdown(wait=False, cancel_futures=True)
+        self.speech_pool.shutdown()
         self.store.close()

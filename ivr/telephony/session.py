@@ -19,7 +19,8 @@ from typing import Protocol
 
 from ivr.audio.mulaw import SAMPLE_RATE, ulaw_to_pcm
 from ivr.flow import events as ev
-from ivr.speech.endpointing import Begin, EndPointer, Finish, run_work
+from ivr.speech.endpointing import Begin, EndPointer, Finish, Settle, run_work
+from ivr.speech.pool import Urgency
 from ivr.speech.recognizer import Recognizer, SpeechResult
 from ivr.speech.vad import LoudnessBaseline
 from ivr.store.calls import utcnow
@@ -180,7 +181,9 @@ class CallSession:
             return
         if isinstance(work, Begin):
             await self._speech_started(speech)
-        result = await self.gateway.run_speech(run_work, speech.recognizer, work, speech.grammar)
+        urgency = Urgency.TURN_END if isinstance(work, (Settle, Finish)) else Urgency.LIVE
+        result = await self.gateway.run_speech(run_work, speech.recognizer, work, speech.grammar,
+                                               urgency=urgency)
         final = speech.pointer.settle(work, result, speech.grammar)
         if final is not None or isinstance(work, Finish):
             await self._speech_ended(speech, final or SpeechResult("", 0.0, True))

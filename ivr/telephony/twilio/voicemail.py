@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import logging
 import warnings
@@ -11,6 +12,7 @@ from typing import Any
 import httpx
 
 from ivr.audio.mulaw import SAMPLE_RATE
+from ivr.speech.pool import Urgency
 from ivr.telephony.calls import LiveCall
 from ivr.telephony.gateway import Gateway
 from ivr.telephony.twilio.notify import notify_emergency_voicemail
@@ -42,7 +44,8 @@ async def transcribe_voicemail(gateway: Gateway, call: LiveCall, params: dict[st
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / f"{recording_sid or call.sid}.wav"
         path.write_bytes(reply.content)
-        transcript = await gateway.run_speech(_transcribe, gateway, call.flow.language, reply.content)
+        transcript = await gateway.run_speech(_transcribe, gateway, call.flow.language, reply.content,
+                                              urgency=Urgency.BACKGROUND)
     except (httpx.HTTPError, ValueError) as exc:  # expected failures: one line, not a traceback
         log.warning("call %s: voicemail %r could not be fetched: %s", call.sid, url, exc)
     except Exception:
@@ -54,7 +57,8 @@ async def transcribe_voicemail(gateway: Gateway, call: LiveCall, params: dict[st
     store.later(store.calls.add_callback, call.sid, call.state.caller,
                 call.state.transfer_reason or "message", transcript, call.flow.callback_promise)
     if call.state.transfer_reason == "emergency":
-        sent = await gateway.run_speech(notify_emergency_voicemail, gateway, call, transcript)
+        # Blocking HTTP to Twilio, on its own thread: an emergency text never waits behind speech.
+        sent = await asyncio.to_thread(notify_emergency_voicemail, gateway, call, transcript)
         call.note("sms", f"texted {sent} on-call number(s) about the emergency voicemail")
 
 
