@@ -12,8 +12,8 @@ from ivr.audio.render import PromptRenderer
 from ivr.flow import events as ev
 from ivr.flow.engine import Engine
 from ivr.flow.loader import load_flow
-from ivr.speech.models import ModelRegistry, vosk_language_codes
 from ivr.speech.endpointing import EndPointer, run_work
+from ivr.speech.models import ModelRegistry, vosk_language_codes
 from ivr.speech.recognizer import GrammarVocabulary, SpeechResult, VoskRecognizer
 from tests.conftest import FLOWS_DIR
 

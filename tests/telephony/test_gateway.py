@@ -145,3 +145,17 @@ def _wait_for_voicemail(running: RunningGateway, call: object) -> dict[str, obje
         if record["voicemails"] or time.monotonic() > deadline:
             return record
         time.sleep(0.2)
+
+
+def test_a_whole_phrase_is_answered_after_the_quick_pause_not_the_full_silence(
+        twilio: TwilioSimulator, voice: PromptRenderer, running: RunningGateway,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # A full silence of 2 s makes the two paths plain: 시간 ends on the 160 ms quick pause;
+    # speech that goes on past the phrase ("tell me the hours") waits the full 2 s.
+    monkeypatch.setattr(running.gateway.settings, "vad_end_ms", 2000)
+    quick = run(twilio.call([Listen(), Speak(voice.render("시간", "ko")), Listen()], to=OPEN_NUMBER))
+    going_on = voice.render("시간 알려주세요", "ko")
+    full = run(twilio.call([Listen(), Speak(going_on), Listen()], to=OPEN_NUMBER))
+    assert "시간" in _caller_turns(record_of(running, quick))
+    assert quick.turn_latencies[0] < 1.0
+    assert full.turn_latencies[0] > 1.9
