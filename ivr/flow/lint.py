@@ -11,7 +11,7 @@ from pathlib import Path
 
 from ivr.errors import FlowError, Problem
 from ivr.flow.loader import load_flow
-from ivr.flow.model import Answer, Flow, Hangup, Menu, Transfer, Voicemail
+from ivr.flow.model import Answer, Flow, Hangup, Menu, Transfer, Voicemail, step_targets
 from ivr.flow.summary import TEMPLATES, summary_language
 from ivr.guard.words import RESERVED_KEYS, find_any, words_for
 
@@ -92,14 +92,8 @@ def _staff_languages(flow: Flow) -> Iterator[Problem]:
                            "set staff_language to one of them", *path)
 
 
-def _next_steps(step: object) -> list[str]:
-    targets = [getattr(step, name, None) for name in ("next", "more", "open", "closed")]
-    targets += [c.next for c in getattr(step, "choices", [])]
-    return [t for t in targets if t]
-
-
 def _graph(flow: Flow) -> Iterator[Problem]:
-    graph = {sid: _next_steps(step) for sid, step in flow.steps.items()}
+    graph = {sid: [target for _, target in step_targets(step)] for sid, step in flow.steps.items()}
     for sid, step in flow.steps.items():  # "anything else? yes" goes back to the start
         if isinstance(step, Answer) and step.more is None:
             graph[sid].append(flow.start)

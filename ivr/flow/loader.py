@@ -8,62 +8,67 @@ import typing
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ValidationError
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.constructor import DuplicateKeyError
+from ruamel.yaml.error import MarkedYAMLError
 
 from ivr.errors import FlowError, Problem
-from ivr.flow.model import STEP_KINDS, Flow
+from ivr.flow.model import STEP_KINDS, Flow, step_targets
 
 Lines = dict[tuple[str | int, ...], int]
 
 
-class _FlowYamlLoader(yaml.SafeLoader):
-    """SafeLoader that keeps yes/no/on/off as words: IVR menus use exactly those."""
-
-
-# YAML 1.1 turns yes/no/on/off into booleans; keep only true/false as booleans.
-_FlowYamlLoader.yaml_implicit_resolvers = {
-    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:bool"]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
-_FlowYamlLoader.add_implicit_resolver(
-    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
-)
-
-
 def parse_yaml(text: str, source: str) -> tuple[Any, Lines]:
-    """Parse YAML into plain data plus the line of every key and list item."""
-    loader = _FlowYamlLoader(text)
+    """Parse YAML into plain data plus the line of every key and list item.
+
+    ruamel.yaml reads YAML 1.2, where only true/false are booleans: the yes/no/on/off that IVR
+    menus are made of stay words, and 09:00 stays a time, not a number of minutes."""
     try:
-        node = loader.get_single_node()
-    except yaml.MarkedYAMLError as exc:
+        node = YAML(typ="rt", pure=True).load(text)
+    except DuplicateKeyError as exc:
+        line = exc.problem_mark.line + 1 if exc.problem_mark else 1
+        found = re.search(r'duplicate key "(.*?)"', str(exc.problem))
+        key = found.group(1) if found else "?"
+        raise FlowError([Problem(source, line, f"key {key!r} appears twice")]) from None
+    except MarkedYAMLError as exc:
         mark = exc.problem_mark
         line = mark.line + 1 if mark else 1
         raise FlowError([Problem(source, line, f"not valid YAML: {exc.problem}")]) from None
-    finally:
-        loader.dispose()
     lines: Lines = {}
     if node is None:
         return None, lines
-    return _to_data(node, (), lines, loader, source), lines
+    return _to_data(node, (), lines), lines
 
 
-def _to_data(node: yaml.Node, path: tuple[str | int, ...], lines: Lines,
-             loader: yaml.SafeLoader, source: str) -> Any:
-    lines[path] = node.start_mark.line + 1
-    if isinstance(node, yaml.MappingNode):
+def _to_data(node: Any, path: tuple[str | int, ...], lines: Lines) -> Any:
+    """ruamel's commented containers and scalar types -> plain dicts, lists, str, int, float."""
+    if isinstance(node, CommentedMap):
+        lines.setdefault(path, node.lc.line + 1)
         out: dict[Any, Any] = {}
-        for key_node, value_node in node.value:
-            key = loader.construct_object(key_node, deep=True)
-            if key in out:
-                line = key_node.start_mark.line + 1
-                raise FlowError([Problem(source, line, f"key {key!r} appears twice")])
-            out[key] = _to_data(value_node, (*path, key), lines, loader, source)
-            lines[(*path, key)] = key_node.start_mark.line + 1
+        for key, value in node.items():
+            key = _plain(key)
+            lines[(*path, key)] = node.lc.key(key)[0] + 1
+            out[key] = _to_data(value, (*path, key), lines)
         return out
-    if isinstance(node, yaml.SequenceNode):
-        return [_to_data(item, (*path, i), lines, loader, source) for i, item in enumerate(node.value)]
-    return loader.construct_object(node, deep=True)
+    if isinstance(node, CommentedSeq):
+        lines.setdefault(path, node.lc.line + 1)
+        items = []
+        for i, item in enumerate(node):
+            lines[(*path, i)] = node.lc.item(i)[0] + 1
+            items.append(_to_data(item, (*path, i), lines))
+        return items
+    return _plain(node)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, bool) or value is None:
+        return value
+    for kind in (str, int, float):
+        if isinstance(value, kind):
+            return kind(value)
+    return value
 
 
 def load_flow(path: str | Path, audio_root: str | Path | None = None) -> Flow:
@@ -119,13 +124,11 @@ def check_references(flow: Flow, audio_root: Path | None) -> list[Problem]:
     need_group(flow.routing.emergency, "routing", "emergency")
     need_audio(flow.disclosure.audio, "disclosure", "audio")
     for sid, step in flow.steps.items():
-        for field in ("next", "more", "open", "closed"):
-            need_step(getattr(step, field, None), "steps", sid, field)
+        for where, target in step_targets(step):
+            need_step(target, "steps", sid, *where)
         if hasattr(step, "to"):
             need_group(step.to, "steps", sid, "to")
         need_audio(getattr(step, "audio", None), "steps", sid, "audio")
-        for i, choice in enumerate(getattr(step, "choices", [])):
-            need_step(choice.next, "steps", sid, "choices", i, "next")
     return problems
 
 

@@ -139,6 +139,19 @@ class Hours(Strict):
 Step = Annotated[
     Union[Say, Menu, Answer, Transfer, Voicemail, Hangup, Hours], Field(discriminator="kind")
 ]
+TARGET_FIELDS = ("next", "more", "open", "closed")  # the fields of a step that name a step
+
+
+def step_targets(step: object) -> list[tuple[tuple[str | int, ...], str]]:
+    """Every step this step can lead to, with where in the step it is named (for line numbers).
+    The loader checks these exist and lint walks them; one list, so the two cannot disagree."""
+    targets: list[tuple[tuple[str | int, ...], str]] = [
+        ((name,), target) for name in TARGET_FIELDS if (target := getattr(step, name, None))]
+    for i, choice in enumerate(getattr(step, "choices", [])):
+        targets.append((("choices", i, "next"), choice.next))
+    return targets
+
+
 STEP_KINDS: dict[str, type[Strict]] = {
     "say": Say, "menu": Menu, "ask": Menu, "answer": Answer, "transfer": Transfer,
     "voicemail": Voicemail, "hangup": Hangup, "hours": Hours,

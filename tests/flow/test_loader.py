@@ -21,6 +21,14 @@ def test_yes_no_on_off_stay_words() -> None:
     assert data == {"a": ["yes", "no", "on", "off", "Yes", True, False]}
 
 
+def test_yaml_1_2_keeps_clock_times_and_dates_as_written() -> None:
+    # YAML 1.1 (PyYAML) read 09:30 as the number 570 and line numbers come from the same parser.
+    data, lines = parse_yaml("open: 09:30\nholidays:\n  - 2027-02-16\nsteps: {a: {next: b}}\n", "x.yaml")
+    assert data["open"] == "09:30" and type(data["open"]) is str
+    assert str(data["holidays"][0]) == "2027-02-16"
+    assert lines[("holidays", 0)] == 3 and lines[("steps", "a", "next")] == 4
+
+
 def test_yes_and_no_as_menu_phrases_load_as_strings(tmp_path: Path) -> None:
     text = (FIXTURES / "broken" / "fake_feelings.yaml").read_text().replace(
         'phrases: ["hours"]', "phrases: [yes, on]")
