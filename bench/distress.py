@@ -22,9 +22,9 @@ from pathlib import Path
 from ivr.audio.mulaw import FRAME_BYTES, dbfs, peak, ulaw_to_pcm
 from ivr.audio.render import segment_to_ulaw
 from ivr.flow import events as ev
-from ivr.flow.engine import CallState
 from ivr.flow.loader import load_flow_text
 from ivr.flow.model import Flow
+from ivr.flow.state import CallState
 from ivr.guard.distress import THRESHOLDS, assess_loudness, assess_text
 from ivr.guard.signals import emergency_words
 from ivr.speech.vad import LoudnessBaseline, Utterance, VoiceActivity

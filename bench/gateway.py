@@ -32,8 +32,8 @@ import httpx
 
 from ivr.audio.render import PromptRenderer
 from ivr.cluster import Cluster
-from ivr.telephony.local import free_port
-from ivr.telephony.twilio.simulator import Listen, Pause, Press, SimulatedCall, Speak, Step, TwilioSimulator
+from testkit.local_gateway import free_port
+from testkit.twilio_simulator import Listen, Pause, Press, SimulatedCall, Speak, Step, TwilioSimulator
 
 ROOT = Path(__file__).resolve().parent.parent
 TOKEN = "bench-token-0123456789"

@@ -23,6 +23,7 @@ from ivr.flow.catalog import spoken_prompts
 from ivr.store.retention import Retention, clean_up
 from ivr.telephony.gateway import Gateway
 from ivr.telephony.handoff import handoff_record, handoff_token
+from ivr.telephony.twilio.codec import TwilioMediaCodec
 from ivr.telephony.twilio.signature import TwilioSignatures
 from ivr.telephony.twilio.twiml import TwimlBuilder
 from ivr.telephony.twilio.webhooks import twilio_router
@@ -38,6 +39,7 @@ def create_app(settings: Settings, gateway: Gateway | None = None, warm: bool = 
                warm_out: Any = None) -> FastAPI:
     """The gateway as an ASGI app. `warm` loads speech models and renders prompts at start-up."""
     gateway = gateway or Gateway.build(settings)
+    gateway.media_codec = TwilioMediaCodec  # the console's microphone speaks Twilio's format too
     signatures = TwilioSignatures(settings.twilio_auth_token, settings.base_url())
     twiml = TwimlBuilder(settings.base_url(), settings.stream_url())
 

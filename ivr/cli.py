@@ -123,7 +123,7 @@ def _call(args: argparse.Namespace) -> int:
     if flow is None:
         return 1
     if args.twilio:
-        from ivr.telephony.twilio.terminal import run_terminal_call
+        from testkit.twilio_terminal import run_terminal_call
 
         if args.at:
             print(f"note: --at is not used with --twilio: the gateway answers on its own clock "

@@ -12,8 +12,9 @@ from collections.abc import Callable, Iterator
 from typing import TextIO
 
 from ivr.flow import events as ev
-from ivr.flow.engine import CallState, Engine
+from ivr.flow.engine import Engine
 from ivr.flow.model import Flow
+from ivr.flow.state import CallState
 
 
 def parse_line(line: str) -> ev.Event | None:
@@ -71,24 +72,24 @@ class TerminalCall:
         for action in actions:
             self._show(action)
         for action in actions:  # the terminal "plays" prompts at once
-            if isinstance(action, ev.Say):
+            if isinstance(action, ev.PlayPrompt):
                 self.state, _ = self.engine.handle(self.state, ev.PromptFinished(action.prompt_id))
-            if isinstance(action, ev.Hangup):
+            if isinstance(action, ev.EndCall):
                 self.state, _ = self.engine.handle(self.state, ev.CallEnded())
 
     def _show(self, action: ev.Action) -> None:
         write = self.out.write
-        if isinstance(action, ev.Say):
+        if isinstance(action, ev.PlayPrompt):
             write(f"  gateway: {action.text}\n")
         elif isinstance(action, ev.Listen):
             write(f"  (listening at {action.step}; keys {' '.join(action.keys)})\n")
-        elif isinstance(action, ev.Transfer):
+        elif isinstance(action, ev.HandOver):
             people = action.people
             write(f"  >> TRANSFER to {people.label} ({', '.join(people.numbers)}), "
                   f"reason: {action.reason}\n  >> whisper: {action.summary}\n")
-        elif isinstance(action, ev.Voicemail):
+        elif isinstance(action, ev.TakeMessage):
             write(f"  >> VOICEMAIL (up to {action.max_seconds} s); type the message\n")
-        elif isinstance(action, ev.Hangup):
+        elif isinstance(action, ev.EndCall):
             write("  >> HANGUP\n")
 
     def _print_transcript(self) -> None:

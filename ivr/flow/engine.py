@@ -10,64 +10,23 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any, Literal
 
 from ivr.flow import events as ev
 from ivr.flow.hours import describe_hours, is_open
 from ivr.flow.model import Answer, Flow, Hangup, Hours, Menu, Say, Transfer, Voicemail
 from ivr.flow.prompts import builtin
+from ivr.flow.state import CallState, Mode
 from ivr.flow.summary import summarize, summary_language
 from ivr.guard.distress import distress_phrases, threshold
 from ivr.guard.emergencies import emergency_phrases
 from ivr.guard.signals import Detector, Signal, default_detectors, strongest
 from ivr.guard.words import NO_KEY, PERSON_KEY, REPEAT_KEY, YES_KEY, find_any, words_for
 
-Mode = Literal["idle", "listening", "anything_else", "offer_person", "transferring",
-               "voicemail", "ended"]
 MISSES_BEFORE_PERSON = 2
 ANNOUNCED = ("not understood", "distress")  # transfers that say "Connecting you to ..." first
 MIN_CONFIDENCE = 0.3  # below this, recognised text is a guess (see VoskRecognizer.finish)
-
-
-@dataclass(frozen=True)
-class CallState:
-    """Everything the engine knows about one call. Immutable; each event yields a new one."""
-
-    call_id: str = ""
-    caller: str = "unknown"
-    started_at: dt.datetime | None = None
-    now: dt.datetime | None = None
-    step: str | None = None
-    mode: Mode = "idle"
-    misses: int = 0
-    turns: tuple[ev.Turn, ...] = ()
-    outcome: str | None = None
-    transfer_reason: str | None = None
-    transferred_to: str | None = None
-    signals: tuple[str, ...] = ()
-    concern: float = 0.0  # weak distress signals so far; a person takes over at the threshold
-    answered: tuple[str, ...] = ()
-    replay: tuple[ev.Action, ...] = ()
-    prompt_count: int = 0
-    disclosure_done_at: dt.datetime | None = None
-
-    @property
-    def disclosing(self) -> bool:
-        """The disclosure is still playing: only a person request, an emergency or distress acts."""
-        return self.started_at is not None and self.disclosure_done_at is None
-
-    @property
-    def ended(self) -> bool:
-        """No more caller input will be acted on (transferred, voicemail or hung up)."""
-        return self.mode in ("transferring", "voicemail", "ended")
-
-    def last_caller_text(self) -> str | None:
-        """What the caller said last (not key presses, silences or messages)."""
-        for turn in reversed(self.turns):
-            if turn.speaker == "caller" and not turn.text.startswith("["):
-                return turn.text
-        return None
 
 
 class _Out:
@@ -81,17 +40,17 @@ class _Out:
     def update(self, **changes: Any) -> None:
         self.state = replace(self.state, **changes)
 
-    def say(self, text: str, audio: str | None = None, prompt_id: str | None = None) -> ev.Say:
+    def say(self, text: str, audio: str | None = None, prompt_id: str | None = None) -> ev.PlayPrompt:
         if prompt_id is None:
             prompt_id = f"p{self.state.prompt_count + 1}"
             self.update(prompt_count=self.state.prompt_count + 1)
-        action = ev.Say(text=text, prompt_id=prompt_id, audio=audio, language=self.language)
+        action = ev.PlayPrompt(text=text, prompt_id=prompt_id, audio=audio, language=self.language)
         self.emit(action)
         return action
 
     def emit(self, action: ev.Action) -> None:
         self.actions.append(action)
-        if isinstance(action, ev.Say):
+        if isinstance(action, ev.PlayPrompt):
             self.turn("system", action.text)
 
     def turn(self, speaker: Literal["system", "caller"], text: str, **meta: str) -> None:
@@ -227,7 +186,7 @@ class Engine:
             return
         out.turn("caller", f"[message] {event.transcript}".strip())
         out.say(builtin(self.flow.language, "recorded", promise=self.flow.callback_promise))
-        out.emit(ev.Hangup())
+        out.emit(ev.EndCall())
 
     def _on_ended(self, out: _Out, event: ev.CallEnded) -> None:
         if out.state.mode not in ("transferring", "voicemail", "ended"):
@@ -334,7 +293,7 @@ class Engine:
                 return
         self._transfer(out, "fault", f"steps loop without listening from {step_id!r}")
 
-    def _listen(self, out: _Out, step_id: str, said: list[ev.Say], choices: list[Any],
+    def _listen(self, out: _Out, step_id: str, said: list[ev.PlayPrompt], choices: list[Any],
                 timeout: int, mode: Mode = "listening") -> None:
         words = self.words
         if mode == "anything_else":
@@ -370,7 +329,7 @@ class Engine:
         staff = flow.staff_language_of(name)
         staff = staff if summary_language(staff) else "en-US"  # lint warns about this
         summary = summarize(out.state, reason, detail, staff)
-        out.emit(ev.Transfer(ev.Person(name, people.label, tuple(people.numbers), people.ring,
+        out.emit(ev.HandOver(ev.Person(name, people.label, tuple(people.numbers), people.ring,
                                        people.timeout), reason, summary, detail, staff))
         out.turn("system", f"[transfer to {people.label}: {reason}]")
         out.update(mode="transferring", outcome="transferred", transfer_reason=reason,
@@ -379,12 +338,12 @@ class Engine:
     def _voicemail(self, out: _Out, text: str | None, max_seconds: int, reason: str) -> None:
         promise = self.flow.callback_promise
         out.say(f"{text} {promise}" if text else builtin(self.flow.language, "voicemail", promise=promise))
-        out.emit(ev.Voicemail(max_seconds, promise, reason))
+        out.emit(ev.TakeMessage(max_seconds, promise, reason))
         out.update(mode="voicemail", outcome="voicemail")
 
     def _goodbye(self, out: _Out, text: str | None) -> None:
         out.say(text or builtin(self.flow.language, "goodbye"))
-        out.emit(ev.Hangup())
+        out.emit(ev.EndCall())
         out.update(mode="ended", outcome="answered" if out.state.answered else "goodbye")
 
     def _now(self, out: _Out) -> dt.datetime:

@@ -93,12 +93,14 @@ Event = Union[CallStarted, Heard, Pressed, Silence, PromptFinished, CallerLoud,
               TransferFailed, MessageRecorded, CallEnded]
 
 # ---- actions ----------------------------------------------------------------------------
+# Named for what the gateway does, so they never read like the flow's step kinds (say, transfer,
+# voicemail, hangup) that produce them.
 
 TransferReason = Literal["requested", "not understood", "distress", "emergency", "flow", "fault"]
 
 
 @dataclass(frozen=True)
-class Say:
+class PlayPrompt:
     """Play a prompt: recorded `audio` when given, else `text` spoken. `prompt_id` comes back
     in `PromptFinished`."""
 
@@ -130,7 +132,7 @@ class Person:
 
 
 @dataclass(frozen=True)
-class Transfer:
+class HandOver:
     """Hand the caller to people. `summary` is the one sentence the person answering hears."""
 
     people: Person
@@ -141,8 +143,8 @@ class Transfer:
 
 
 @dataclass(frozen=True)
-class Voicemail:
-    """Record a message (the prompt before the tone was a `Say`)."""
+class TakeMessage:
+    """Record a message (the prompt before the tone was a `PlayPrompt`)."""
 
     max_seconds: int
     promise: str
@@ -150,11 +152,11 @@ class Voicemail:
 
 
 @dataclass(frozen=True)
-class Hangup:
+class EndCall:
     """End the call (after any queued prompts have played)."""
 
 
-Action = Union[Say, Listen, Transfer, Voicemail, Hangup]
+Action = Union[PlayPrompt, Listen, HandOver, TakeMessage, EndCall]
 
 
 @dataclass(frozen=True)

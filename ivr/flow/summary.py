@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from ivr.flow.engine import CallState
+from ivr.flow.state import CallState
 
 
 @dataclass(frozen=True)

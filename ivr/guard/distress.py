@@ -12,15 +12,13 @@ from __future__ import annotations
 import functools
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ivr.flow.events import CallerLoud, Event, Heard
+from ivr.flow.model import Flow
+from ivr.flow.state import CallState
 from ivr.guard.signals import Signal
 from ivr.guard.words import find_any, normalize, words_for
-
-if TYPE_CHECKING:
-    from ivr.flow.engine import CallState
-    from ivr.flow.model import Flow
 
 CLEAR = 1.0  # one clear signal is enough
 SOME = 0.5  # needs another signal with it

@@ -9,15 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 from ivr.flow.events import Event, Heard
+from ivr.flow.model import Emergency, Flow
+from ivr.flow.state import CallState
 from ivr.guard.emergencies import EmergencyKind, emergencies_for
 from ivr.guard.words import find_any, normalize, words_for
-
-if TYPE_CHECKING:
-    from ivr.flow.engine import CallState
-    from ivr.flow.model import Emergency, Flow
 
 
 @dataclass(frozen=True)

@@ -15,14 +15,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ivr.flow import events as ev
-from ivr.flow.engine import CallState, Engine
+from ivr.flow.engine import Engine
 from ivr.flow.model import Flow
+from ivr.flow.state import CallState
 from ivr.store.calls import AsyncCallStore, utcnow
 from ivr.store.live import LiveCallStore
 from ivr.telephony import snapshot
 
 log = logging.getLogger(__name__)
-Decision = ev.Transfer | ev.Voicemail | ev.Hangup
+Decision = ev.HandOver | ev.TakeMessage | ev.EndCall
 
 
 @dataclass
@@ -40,7 +41,7 @@ class LiveCall:
     decision: Decision | None = None
     pending: list[ev.Action] = field(default_factory=list)  # actions for the stream to run
     first_key: str | None = None  # pressed during the disclosure; acted on when it ends
-    disclosure: ev.Say | None = None  # as the engine said it at CallStarted (for a TwiML fallback)
+    disclosure: ev.PlayPrompt | None = None  # as the engine said it at CallStarted (for a TwiML fallback)
     stream_started: bool = False
     disclosure_heard: bool = False  # its mark came back: the caller heard it to the end
     accepted_attempts: set[int] = field(default_factory=set)  # dial attempts whose whisper got a 1
@@ -54,7 +55,7 @@ class LiveCall:
         """Run one event through the engine and record what changed."""
         self.state, actions = self.engine.handle(self.state, event)
         if isinstance(event, ev.CallStarted):
-            self.disclosure = next((a for a in actions if isinstance(a, ev.Say)
+            self.disclosure = next((a for a in actions if isinstance(a, ev.PlayPrompt)
                                     and a.prompt_id == "disclosure"), None)
         self._record(actions)
         return actions
@@ -121,11 +122,11 @@ class LiveCall:
         rows = [_row("turn", t.speaker, mask_cards(t.text), at=t.at, step=t.step or "", **t.meta)
                 for t in turns]
         rows += [_row("transfer", None, a.summary, group=a.people.group, reason=a.reason)
-                 for a in actions if isinstance(a, ev.Transfer)]
+                 for a in actions if isinstance(a, ev.HandOver)]
         self.store.later(self.store.calls.add_events, self.sid, rows)
         fields = {"outcome": state.outcome, "transfer_reason": state.transfer_reason,
                   "transferred_to": state.transferred_to, "signals": list(state.signals)}
-        summary = next((a.summary for a in actions if isinstance(a, ev.Transfer)), None)
+        summary = next((a.summary for a in actions if isinstance(a, ev.HandOver)), None)
         if summary:
             fields["summary"] = summary
         changed = {k: v for k, v in fields.items() if self._saved.get(k) != v}

@@ -7,7 +7,7 @@ import hashlib
 import logging
 import os
 import socket
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,6 +24,7 @@ from ivr.store.calls import AsyncCallStore, CallStore, open_database
 from ivr.store.flows import FlowVersionStore
 from ivr.telephony import snapshot
 from ivr.telephony.calls import CallRegistry, LiveCall
+from ivr.telephony.media import MediaCodec
 
 log = logging.getLogger(__name__)
 
@@ -105,6 +106,9 @@ class Gateway:
     vocabularies: dict[str, GrammarVocabulary] = field(default_factory=dict)
     tasks: set[asyncio.Task[Any]] = field(default_factory=set)
     media_stats: MediaStats = field(default_factory=MediaStats)
+    # The provider's media-stream format, wired by the app (Twilio's): the console's microphone
+    # speaks it too, so the web layer needs no provider module.
+    media_codec: Callable[[], MediaCodec] = field(default=lambda: _no_provider())
     _old_engines: dict[tuple[str, str], tuple[Flow, Engine]] = field(default_factory=dict)
 
     @classmethod
@@ -120,6 +124,25 @@ class Gateway:
         if settings.instance_name:
             gateway.instance = settings.instance_name
         return gateway
+
+    # ---- the flows this instance answers with ---------------------------------------------
+
+    def flow_names(self) -> list[str]:
+        return sorted(self.book.flows)
+
+    def live_flow(self, name: str) -> Flow | None:
+        """The version new calls to `name` get (None: no such flow)."""
+        return self.book.flows.get(name)
+
+    def live_version(self, name: str) -> str | None:
+        """"v7" for a published version; a file hash before the store has seen the file."""
+        return self.book.versions.get(name)
+
+    def activate(self, name: str, flow: Flow, version: int) -> None:
+        """Make a flow version live for new calls; calls in progress keep theirs."""
+        self.book.flows[name] = flow
+        self.book.versions[name] = f"v{version}"
+        self.engines[name] = Engine(flow)
 
     # ---- calls any instance may have started -----------------------------------------------
 
@@ -201,3 +224,7 @@ class Gateway:
     def close(self) -> None:
         self.speech_pool.shutdown()
         self.store.close()
+
+
+def _no_provider() -> MediaCodec:
+    raise RuntimeError("no media-stream provider is wired to this gateway (create_app wires Twilio's)")

@@ -35,7 +35,7 @@ def sign_body(secret: str, body: bytes) -> str:
 def handoff_record(gateway: Gateway, call: LiveCall) -> dict[str, Any]:
     """Reason, signals, what the caller said and where they were in the flow."""
     state = call.state
-    transfer = call.decision if isinstance(call.decision, ev.Transfer) else None
+    transfer = call.decision if isinstance(call.decision, ev.HandOver) else None
     said = [t.text for t in state.turns if t.speaker == "caller" and not t.text.startswith("[")]
     secret = gateway.settings.handoff_secret_value()
     return {

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Union
+from typing import Protocol, Union
 
 
 @dataclass(frozen=True)
@@ -44,3 +44,15 @@ class Ignored:
 
 
 MediaEvent = Union[StreamStarted, Audio, Key, MarkPlayed, StreamStopped, Ignored]
+
+
+class MediaCodec(Protocol):
+    """A provider's media-stream format: its messages in, neutral events out, and back."""
+
+    def decode(self, raw: str | bytes) -> MediaEvent: ...
+
+    def media(self, ulaw: bytes) -> list[str]: ...
+
+    def mark(self, name: str) -> str: ...
+
+    def clear(self) -> str: ...

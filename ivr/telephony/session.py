@@ -69,7 +69,7 @@ class CallSession:
         self.pending_marks: list[str] = []
         self.cleared: set[str] = set()
         self.listening: _Listening | None = None
-        self.terminal: ev.Transfer | ev.Voicemail | ev.Hangup | None = None
+        self.terminal: ev.HandOver | ev.TakeMessage | ev.EndCall | None = None
         self.after_disclosure: list[ev.Action] | None = None  # the flow's start, held until then
         self.closed = False
         self.lock = asyncio.Lock()
@@ -101,7 +101,7 @@ class CallSession:
         """End the stream with a fault transfer; the <Connect action> dials a person."""
         if self.call is not None and self.terminal is None:
             actions = self.call.fault(detail)
-            self.terminal = next((a for a in actions if isinstance(a, (ev.Transfer, ev.Voicemail))),
+            self.terminal = next((a for a in actions if isinstance(a, (ev.HandOver, ev.TakeMessage))),
                                  None)
             self.call.decision = self.terminal
         await self._close()
@@ -137,7 +137,7 @@ class CallSession:
             self.speech = _Speech(recognizer, EndPointer(settings.vad_end_ms, settings.vad_quick_end_ms))
         pending, call.pending = call.pending, []
         first = pending[0] if pending else None
-        if not (isinstance(first, ev.Say) and first.prompt_id == "disclosure"):
+        if not (isinstance(first, ev.PlayPrompt) and first.prompt_id == "disclosure"):
             await self._run(pending)
             return
         # The disclosure plays alone, and the caller is heard from its first word: a request
@@ -279,21 +279,21 @@ class CallSession:
         await self._run(actions)
 
     async def _run(self, actions: list[ev.Action]) -> None:
-        if any(isinstance(a, (ev.Say, ev.Listen)) for a in actions):
+        if any(isinstance(a, (ev.PlayPrompt, ev.Listen)) for a in actions):
             self._stop_timer()
             self.listening = None
         for action in actions:
-            if isinstance(action, ev.Say):
+            if isinstance(action, ev.PlayPrompt):
                 await self._play(action)
             elif isinstance(action, ev.Listen):
                 self.listening = _Listening(action)
-            elif isinstance(action, (ev.Transfer, ev.Voicemail, ev.Hangup)):
+            elif isinstance(action, (ev.HandOver, ev.TakeMessage, ev.EndCall)):
                 self.terminal = action
                 self.listening = None
         if not self.pending_marks:
             await self._prompts_done()
 
-    async def _play(self, say: ev.Say) -> None:
+    async def _play(self, say: ev.PlayPrompt) -> None:
         renderer = self.gateway.renderer
         audio = await asyncio.get_running_loop().run_in_executor(
             None, renderer.render, say.text, say.language, say.audio)

@@ -14,12 +14,15 @@ import json
 from typing import Any
 
 from ivr.flow import events as ev
-from ivr.flow.engine import CallState
+from ivr.flow.state import CallState
 
 TYPES: dict[str, type] = {cls.__name__: cls for cls in (
     ev.CallStarted, ev.Heard, ev.Pressed, ev.Silence, ev.PromptFinished, ev.CallerLoud,
-    ev.TransferFailed, ev.MessageRecorded, ev.CallEnded, ev.Say, ev.Listen, ev.Person,
-    ev.Transfer, ev.Voicemail, ev.Hangup, ev.Turn, CallState)}
+    ev.TransferFailed, ev.MessageRecorded, ev.CallEnded, ev.PlayPrompt, ev.Listen, ev.Person,
+    ev.HandOver, ev.TakeMessage, ev.EndCall, ev.Turn, CallState)}
+# Actions' names before they were renamed: calls live during a rolling upgrade still restore.
+FORMER_NAMES: dict[str, type] = {"Say": ev.PlayPrompt, "Transfer": ev.HandOver,
+                                 "Voicemail": ev.TakeMessage, "Hangup": ev.EndCall}
 
 
 class SnapshotError(ValueError):
@@ -57,7 +60,7 @@ def decode(data: Any) -> Any:
     if "$()" in data:
         return tuple(decode(v) for v in data["$()"])
     if "$" in data:
-        cls = TYPES.get(data["$"])
+        cls = TYPES.get(data["$"]) or FORMER_NAMES.get(data["$"])
         if cls is None:
             raise SnapshotError(f"unknown type {data['$']!r} in a call snapshot")
         fields = {k: decode(v) for k, v in data.items() if k != "$"}

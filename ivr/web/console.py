@@ -19,7 +19,7 @@ from fastapi.templating import Jinja2Templates
 from ivr.errors import FlowError
 from ivr.flow import events as ev
 from ivr.store.calls import CallStore, utcnow
-from ivr.telephony.twilio.webhooks import pump_media_stream
+from ivr.telephony.stream import pump_media_stream
 from ivr.web.auth import Accounts, AuthError, LoginLimiter, Session
 from ivr.web.dashboard import dashboard_figures, filter_calls
 from ivr.web.flow_admin import FlowAdmin, PublishRefused
@@ -99,11 +99,11 @@ def console_router(admin: FlowAdmin, accounts: Accounts, calls: CallStore, secur
     async def flows(request: Request) -> HTMLResponse:
         session = current(request, "flows")
         rows = []
-        for name in sorted(admin.gateway.book.flows):
+        for name in admin.gateway.flow_names():
             latest = admin.versions.latest(name)
             live = admin.versions.latest(name, "published")
             _, problems = admin.check(name, latest["yaml"]) if latest else (None, [])
-            rows.append({"name": name, "flow": admin.gateway.book.flows[name], "live": live,
+            rows.append({"name": name, "flow": admin.gateway.live_flow(name), "live": live,
                          "latest": latest, "errors": sum(p.severity == "error" for p in problems),
                          "warnings": sum(p.severity == "warning" for p in problems)})
         return page(request, "flows.html", session, rows=rows)
@@ -111,12 +111,12 @@ def console_router(admin: FlowAdmin, accounts: Accounts, calls: CallStore, secur
     @router.get("/flows/{name}", response_class=HTMLResponse)
     async def flow_page(request: Request, name: str, version: int | None = None) -> HTMLResponse:
         session = current(request, "flows")
-        if name not in admin.gateway.book.flows:
+        flow = admin.gateway.live_flow(name)
+        if flow is None:
             raise HTTPException(404)
         row = admin.versions.get(name, version) if version else admin.versions.latest(name)
         assert row is not None
         _, problems = admin.check(name, row["yaml"])
-        flow = admin.gateway.book.flows[name]
         return page(request, "flow.html", session, name=name, row=row, problems=problems,
                     versions=admin.versions.versions(name), flow=flow,
                     steps=[sid for sid, s in flow.steps.items() if hasattr(s, "audio")],
@@ -135,7 +135,7 @@ def console_router(admin: FlowAdmin, accounts: Accounts, calls: CallStore, secur
             row = admin.versions.latest(name, "published")
             assert row is not None
         return page(request, "flow_form.html", session, name=name, row=row, note=note,
-                    fields=form_fields(row["yaml"]), flow=admin.gateway.book.flows[name])
+                    fields=form_fields(row["yaml"]), flow=admin.gateway.live_flow(name))
 
     @router.post("/flows/{name}/form")
     async def save_form(request: Request, name: str) -> Response:
@@ -165,7 +165,7 @@ def console_router(admin: FlowAdmin, accounts: Accounts, calls: CallStore, secur
         except PublishRefused as exc:
             row = admin.versions.get(name, version)
             return page(request, "flow.html", session, name=name, row=row, problems=exc.problems,
-                        versions=admin.versions.versions(name), flow=admin.gateway.book.flows[name],
+                        versions=admin.versions.versions(name), flow=admin.gateway.live_flow(name),
                         steps=[], refused=True, status=409, speech="keypad-only")
         return RedirectResponse(f"/console/flows/{name}", status_code=303)
 
@@ -243,7 +243,7 @@ def console_router(admin: FlowAdmin, accounts: Accounts, calls: CallStore, secur
         lines = [{"who": "gateway" if t.speaker == "system" else "caller", "text": t.text}
                  for t in call.state.turns]
         decision = call.decision
-        if isinstance(decision, ev.Transfer):
+        if isinstance(decision, ev.HandOver):
             lines.append({"who": "action", "text": f"transfer to {decision.people.label} "
                           f"({decision.reason}); whisper: {decision.summary}"})
         elif decision is not None:
@@ -257,7 +257,7 @@ def console_router(admin: FlowAdmin, accounts: Accounts, calls: CallStore, secur
             await websocket.close(code=1008)  # before accept: the handshake gets HTTP 403
             return
         await websocket.accept()
-        await pump_media_stream(admin.gateway, websocket)
+        await pump_media_stream(admin.gateway, websocket, admin.gateway.media_codec())
 
     @router.get("/schema.json")
     async def schema(request: Request) -> JSONResponse:
@@ -278,7 +278,7 @@ def console_router(admin: FlowAdmin, accounts: Accounts, calls: CallStore, secur
         session = current(request, "calls")
         filters = dict(request.query_params)
         return page(request, "calls.html", session, calls=filter_calls(calls, filters), filters=filters,
-                    flows=sorted(admin.gateway.book.flows))
+                    flows=admin.gateway.flow_names())
 
     @router.get("/calls.csv")
     async def call_csv(request: Request) -> Response:

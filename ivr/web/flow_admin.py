@@ -14,7 +14,6 @@ import os
 from pathlib import Path
 
 from ivr.errors import FlowError, Problem
-from ivr.flow.engine import Engine
 from ivr.flow.lint import lint_flow
 from ivr.flow.loader import load_flow_text
 from ivr.flow.model import Flow
@@ -45,7 +44,7 @@ class FlowAdmin:
         the database already has is not news: it is a copy left behind on a machine that
         missed a later publish (several instances), so the published version stays live."""
         with exclusive(self.versions.engine, "flow-import"):  # instances starting together
-            for name in list(self.gateway.book.flows):
+            for name in self.gateway.flow_names():
                 self._import_file(name)
         self.follow_published()
 
@@ -59,7 +58,9 @@ class FlowAdmin:
             live = self.versions.get(name, number)
         assert live is not None
         if live["yaml"] == text:
-            self.gateway.book.versions[name] = f"v{live['version']}"
+            flow = self.gateway.live_flow(name)
+            assert flow is not None  # loaded from this very file at start-up
+            self.gateway.activate(name, flow, int(live["version"]))
         else:
             self._follow(name, live)
 
@@ -68,7 +69,7 @@ class FlowAdmin:
         too); returns the flows that changed. Cheap: one query when nothing did."""
         changed = []
         for name, number in self.versions.published().items():
-            if self.gateway.book.versions.get(name) == f"v{number}":
+            if self.gateway.live_version(name) == f"v{number}":
                 continue
             row = self.versions.get(name, number)
             if row is not None and self._follow(name, row):
@@ -80,7 +81,7 @@ class FlowAdmin:
         flow, problems = self.check(name, text)
         if flow is None or any(p.severity == "error" for p in problems):
             log.error("flow %s v%s is published but does not load here; keeping %s",
-                      name, row["version"], self.gateway.book.versions.get(name, "nothing"))
+                      name, row["version"], self.gateway.live_version(name) or "nothing")
             return False
         self._activate(name, flow, text, int(str(row["version"])))
         return True
@@ -117,11 +118,8 @@ class FlowAdmin:
         return number
 
     def _activate(self, name: str, flow: Flow, text: str, version: int) -> None:
-        book = self.gateway.book
         flow.located(str(self.folder / f"{name}.yaml"), {})
-        book.flows[name] = flow
-        book.versions[name] = f"v{version}"
-        self.gateway.engines[name] = Engine(flow)
+        self.gateway.activate(name, flow, version)
         path = self.folder / f"{name}.yaml"
         if not path.is_file() or path.read_text(encoding="utf-8") != text:
             # Whole or not at all: instances sharing the folder may write it at the same time.

@@ -10,8 +10,9 @@ import datetime as dt
 from zoneinfo import ZoneInfo
 
 from ivr.flow import events as ev
-from ivr.flow.engine import CallState, Engine
+from ivr.flow.engine import Engine
 from ivr.flow.model import Flow
+from ivr.flow.state import CallState
 from ivr.terminal import parse_line
 
 
@@ -46,13 +47,13 @@ def _over(state: CallState) -> bool:
 def _show(actions: list[ev.Action]) -> list[dict[str, str]]:
     out = []
     for action in actions:
-        if isinstance(action, ev.Say):
+        if isinstance(action, ev.PlayPrompt):
             out.append({"who": "gateway", "text": action.text})
-        elif isinstance(action, ev.Transfer):
+        elif isinstance(action, ev.HandOver):
             out.append({"who": "action", "text": f"transfer to {action.people.label} "
                         f"({action.reason}); whisper: {action.summary}"})
-        elif isinstance(action, ev.Voicemail):
+        elif isinstance(action, ev.TakeMessage):
             out.append({"who": "action", "text": "records a message (type it as the next line)"})
-        elif isinstance(action, ev.Hangup):
+        elif isinstance(action, ev.EndCall):
             out.append({"who": "action", "text": "hangs up"})
     return out

@@ -20,7 +20,7 @@ from sqlalchemy.engine import make_url
 
 from ivr.cluster import Cluster
 from ivr.store.tables import metadata
-from ivr.telephony.local import free_port
+from testkit.local_gateway import free_port
 from tests.telephony.conftest import TOKEN, _flows, recording_server, voice  # noqa: F401
 from tests.web.conftest import PASSWORD  # noqa: F401  (the tests' console password)
 

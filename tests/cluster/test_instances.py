@@ -20,7 +20,7 @@ from ivr.audio.render import PromptRenderer
 from ivr.cluster import Cluster
 from ivr.store.calls import CallStore
 from ivr.store.tables import live_calls
-from ivr.telephony.twilio.simulator import DialPlan, Listen, Pause, Press, Speak, TwilioSimulator
+from testkit.twilio_simulator import DialPlan, Listen, Pause, Press, Speak, TwilioSimulator
 from tests.cluster.conftest import PASSWORD, health, pinned
 from tests.telephony.conftest import (
     CLOSED_NUMBER,

@@ -5,8 +5,9 @@ from __future__ import annotations
 import datetime as dt
 
 from ivr.flow import events as ev
-from ivr.flow.engine import CallState, Engine
+from ivr.flow.engine import Engine
 from ivr.flow.model import Flow
+from ivr.flow.state import CallState
 
 
 class Caller:
@@ -32,14 +33,14 @@ class Caller:
     def silence(self) -> list[ev.Action]:
         return self.send(ev.Silence())
 
-    def transfer(self) -> ev.Transfer | None:
-        return next((a for a in self.actions if isinstance(a, ev.Transfer)), None)
+    def transfer(self) -> ev.HandOver | None:
+        return next((a for a in self.actions if isinstance(a, ev.HandOver)), None)
 
-    def voicemail(self) -> ev.Voicemail | None:
-        return next((a for a in self.actions if isinstance(a, ev.Voicemail)), None)
+    def voicemail(self) -> ev.TakeMessage | None:
+        return next((a for a in self.actions if isinstance(a, ev.TakeMessage)), None)
 
     def said(self) -> list[str]:
-        return [a.text for a in self.actions if isinstance(a, ev.Say)]
+        return [a.text for a in self.actions if isinstance(a, ev.PlayPrompt)]
 
     def listening(self) -> ev.Listen | None:
         return next((a for a in self.actions if isinstance(a, ev.Listen)), None)

@@ -29,7 +29,7 @@ def test_disclosure_is_the_first_action(shipped: ShippedFlow, when: str) -> None
     flow = shipped.load()
     caller = Caller(flow, getattr(shipped, when))
     first = caller.first_actions[0]
-    assert isinstance(first, ev.Say)
+    assert isinstance(first, ev.PlayPrompt)
     assert first.prompt_id == "disclosure"
     assert first.text == flow.disclosure.text
     assert caller.state.turns[0].text == flow.disclosure.text
@@ -174,7 +174,7 @@ def _miss(caller: Caller, what: str) -> None:
 def test_repeat_replays_the_prompt_without_counting_as_a_miss(shipped: ShippedFlow) -> None:
     flow = shipped.load()
     caller = Caller(flow, shipped.open_at)
-    prompt = [a for a in caller.first_actions if isinstance(a, ev.Say)][-1].text
+    prompt = [a for a in caller.first_actions if isinstance(a, ev.PlayPrompt)][-1].text
     caller.silence()  # one miss
     caller.press("*")
     assert caller.said() == [prompt]
@@ -208,7 +208,7 @@ def test_person_request_after_hours_goes_to_voicemail_with_hours_and_promise(shi
     assert flow.callback_promise in said
     assert caller.state.transfer_reason == "requested"
     caller.send(ev.MessageRecorded("please call me back about my boiler"))
-    assert isinstance(caller.actions[-1], ev.Hangup)
+    assert isinstance(caller.actions[-1], ev.EndCall)
     assert flow.callback_promise in " ".join(caller.said())
 
 
@@ -227,7 +227,7 @@ def test_emergency_reaches_on_call_day_or_night_after_the_safety_line(
     assert transfer.people.group == flow.routing.emergency
     signal = emergency_words(flow, caller.state, ev.Heard(EMERGENCY_SAYINGS[shipped.name]))
     assert signal is not None
-    before = [a.text for a in actions[:actions.index(transfer)] if isinstance(a, ev.Say)]
+    before = [a.text for a in actions[:actions.index(transfer)] if isinstance(a, ev.PlayPrompt)]
     assert before == ([signal.safety] if signal.safety else [])  # the safety line, and only it, first
     assert transfer.summary.startswith(_why(flow, "emergency"))
 
@@ -283,7 +283,7 @@ def test_fault_sends_the_caller_to_a_person(shipped: ShippedFlow) -> None:
     flow = shipped.load()
     caller = Caller(flow, shipped.open_at)
     caller.state, actions = caller.engine.fault(caller.state, "recognizer crashed")
-    transfer = next(a for a in actions if isinstance(a, ev.Transfer))
+    transfer = next(a for a in actions if isinstance(a, ev.HandOver))
     assert transfer.reason == "fault"
     assert transfer.people.group == flow.routing.person
 
@@ -309,7 +309,7 @@ def test_answer_then_no_says_goodbye_and_hangs_up() -> None:
     caller.say("how much does it cost")
     assert "95 dollars" in caller.said()[0]
     caller.say("no thanks")
-    assert isinstance(caller.actions[-1], ev.Hangup)
+    assert isinstance(caller.actions[-1], ev.EndCall)
     assert caller.state.outcome == "answered"
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from ivr.flow import events as ev
-from ivr.flow.engine import CallState
 from ivr.flow.loader import load_flow_text
+from ivr.flow.state import CallState
 from ivr.flow.summary import accept_prompt, summarize
 from tests.conftest import FLOWS_DIR, SHIPPED
 from tests.flow.driver import Caller

@@ -17,8 +17,8 @@ from typing import Any, ClassVar, TypeVar
 import pytest
 
 from ivr.audio.render import PromptRenderer
-from ivr.telephony.local import RunningGateway, local_settings
-from ivr.telephony.twilio.simulator import SimulatedCall, TwilioSimulator
+from testkit.local_gateway import RunningGateway, local_settings
+from testkit.twilio_simulator import SimulatedCall, TwilioSimulator
 from tests.conftest import FLOWS_DIR
 
 TOKEN = "test-auth-token-0123456789abcdef"

@@ -7,8 +7,8 @@ import pytest
 
 from ivr.audio.render import PromptRenderer
 from ivr.guard.words import find_any, words_for
-from ivr.telephony.local import RunningGateway
-from ivr.telephony.twilio.simulator import (
+from testkit.local_gateway import RunningGateway
+from testkit.twilio_simulator import (
     DropStream,
     Listen,
     Pause,

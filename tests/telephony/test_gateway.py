@@ -8,8 +8,8 @@ import httpx
 import pytest
 
 from ivr.audio.render import PromptRenderer
-from ivr.telephony.local import RunningGateway
-from ivr.telephony.twilio.simulator import (
+from testkit.local_gateway import RunningGateway
+from testkit.twilio_simulator import (
     DialPlan,
     DropStream,
     Listen,

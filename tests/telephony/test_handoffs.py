@@ -12,8 +12,8 @@ import pytest
 
 from ivr.audio.render import PromptRenderer
 from ivr.telephony.handoff import handoff_token
-from ivr.telephony.local import RunningGateway
-from ivr.telephony.twilio.simulator import DialPlan, Listen, Speak, TwilioSimulator
+from testkit.local_gateway import RunningGateway
+from testkit.twilio_simulator import DialPlan, Listen, Speak, TwilioSimulator
 from tests.telephony.conftest import (
     CLOSED_NUMBER,
     HANDOFF_SECRET,
@@ -126,7 +126,7 @@ def test_routine_caller_after_hours_hears_the_hours_and_leaves_a_message(
 ])
 def test_an_unaccepted_whisper_goes_on_to_voicemail_never_a_hang_up(
         twilio: TwilioSimulator, running: RunningGateway, outcome: str, report: str) -> None:
-    from ivr.telephony.twilio.simulator import Press
+    from testkit.twilio_simulator import Press
 
     call = run(twilio.call([Listen(), Press("0"), Listen()], to=OPEN_NUMBER,
                            dial=DialPlan([outcome], declined_report=report)))
@@ -139,7 +139,7 @@ def test_an_unaccepted_whisper_goes_on_to_voicemail_never_a_hang_up(
 
 def test_an_unaccepted_whisper_rings_the_next_person_in_turn(
         twilio: TwilioSimulator, running: RunningGateway) -> None:
-    from ivr.telephony.twilio.simulator import Press
+    from testkit.twilio_simulator import Press
 
     call = run(twilio.call([Listen(), Press("0"), Listen()], to=RELAY_NUMBER,
                            dial=DialPlan(["unattended", "completed"], declined_report="completed")))
@@ -153,7 +153,7 @@ def test_an_unaccepted_whisper_rings_the_next_person_in_turn(
 
 def test_handoff_record_is_posted_signed_and_served_by_token(
         twilio: TwilioSimulator, running: RunningGateway) -> None:
-    from ivr.telephony.twilio.simulator import Press
+    from testkit.twilio_simulator import Press
 
     def crm() -> list[tuple[dict[str, str], bytes]]:
         return [p for p in handoffs_received() if p[0]["path"] == "/crm"]

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from ivr.flow import events as ev
-from ivr.flow.engine import CallState, Engine
+from ivr.flow.engine import Engine
+from ivr.flow.state import CallState
 from ivr.store.calls import open_database
 from ivr.store.live import LiveCallStore
 from ivr.telephony import snapshot
@@ -29,7 +30,7 @@ def _state_after_a_transfer() -> tuple[CallState, list[ev.Action]]:
 
 def test_engine_state_and_actions_round_trip() -> None:
     state, actions = _state_after_a_transfer()
-    assert any(isinstance(a, ev.Transfer) for a in actions)
+    assert any(isinstance(a, ev.HandOver) for a in actions)
     data = {"state": state, "pending": actions, "attempts": [0, 1], "none": None}
     back = snapshot.loads(snapshot.dumps(data))
     assert back["state"] == state and back["pending"] == actions
@@ -58,3 +59,10 @@ def test_a_stream_that_lost_its_call_cannot_overwrite_the_taker(tmp_path: Path) 
     assert not live.save("CA1", "plumbing", "v1", "ivr1 late", held_by=None, guard="ivr1")
     row = live.load("CA1")
     assert row is not None and row["snapshot"] == "fault transfer" and row["held_by"] is None
+
+
+def test_a_snapshot_written_before_the_actions_were_renamed_still_restores() -> None:
+    stored = '{"$": "Transfer", "people": {"$": "Person", "group": "desk", "label": "Desk", ' \
+             '"numbers": {"$()": ["+1555"]}}, "reason": "requested", "summary": "s"}'
+    restored = snapshot.loads(stored)
+    assert isinstance(restored, ev.HandOver) and restored.people.numbers == ("+1555",)

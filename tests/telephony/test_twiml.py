@@ -25,8 +25,8 @@ def test_answer_opens_the_stream_at_once() -> None:
 
 
 def test_without_a_stream_the_disclosure_comes_first_then_a_person() -> None:
-    disclosure = ev.Say("This is automated. Say agent or press 0.", "disclosure", language="en-US")
-    fault = [ev.Say("Something went wrong.", "p1", language="en-US"), ev.Transfer(DESK, "fault", "x")]
+    disclosure = ev.PlayPrompt("This is automated. Say agent or press 0.", "disclosure", language="en-US")
+    fault = [ev.PlayPrompt("Something went wrong.", "p1", language="en-US"), ev.HandOver(DESK, "fault", "x")]
     assert BUILD.disclosure_then(disclosure, fault) == (
         HEAD + '<Response>'
         '<Gather action="https://ivr.example.com/twilio/key" actionOnEmptyResult="false" input="dtmf" '
@@ -47,13 +47,13 @@ def test_the_whisper_speaks_the_staffs_language_and_names_its_attempt() -> None:
 
 
 def test_in_order_ringing_dials_one_number_per_attempt() -> None:
-    twiml = BUILD.actions([ev.Transfer(ON_CALL, "emergency", "x")], attempt=1)
+    twiml = BUILD.actions([ev.HandOver(ON_CALL, "emergency", "x")], attempt=1)
     assert "+15550010" in twiml and "+15550009" not in twiml and "attempt=1" in twiml
 
 
 def test_voicemail_records_with_a_transcription_callback() -> None:
-    twiml = BUILD.actions([ev.Say("Leave a message.", "p1", language="en-US"),
-                           ev.Voicemail(60, "We call back by 9.")])
+    twiml = BUILD.actions([ev.PlayPrompt("Leave a message.", "p1", language="en-US"),
+                           ev.TakeMessage(60, "We call back by 9.")])
     assert twiml == (
         HEAD + '<Response><Say language="en-US">Leave a message.</Say>'
         '<Record action="https://ivr.example.com/twilio/recorded" maxLength="60" playBeep="true" '
@@ -62,7 +62,7 @@ def test_voicemail_records_with_a_transcription_callback() -> None:
 
 
 def test_recorded_prompts_are_played_from_our_audio_route() -> None:
-    twiml = BUILD.actions([ev.Say("Hi", "p1", audio="audio/hello.mp3"), ev.Hangup()])
+    twiml = BUILD.actions([ev.PlayPrompt("Hi", "p1", audio="audio/hello.mp3"), ev.EndCall()])
     assert '<Play>https://ivr.example.com/audio/hello.mp3</Play><Hangup />' in twiml
 
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from ivr.telephony.local import RunningGateway, local_settings
 from ivr.web.auth import Accounts
+from testkit.local_gateway import RunningGateway, local_settings
 from tests.conftest import FLOWS_DIR
 
 TOKEN = "console-test-token"

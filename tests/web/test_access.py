@@ -8,8 +8,8 @@ import httpx
 import pytest
 
 from ivr.telephony.calls import mask_cards
-from ivr.telephony.local import RunningGateway
 from ivr.web.auth import Accounts, AuthError, LoginLimiter
+from testkit.local_gateway import RunningGateway
 from tests.web.conftest import PASSWORD, csrf_of, logged_in
 
 pytestmark = pytest.mark.slow

@@ -13,8 +13,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from ivr.telephony.local import RunningGateway
-from ivr.telephony.twilio.simulator import HangUp, Listen, Press, TwilioSimulator
+from testkit.local_gateway import RunningGateway
+from testkit.twilio_simulator import HangUp, Listen, Press, TwilioSimulator
 from tests.web.conftest import PASSWORD, TOKEN, artifacts
 
 pytestmark = pytest.mark.slow

@@ -12,7 +12,7 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, expect, sync_playwright
 
-from ivr.telephony.local import RunningGateway
+from testkit.local_gateway import RunningGateway
 from tests.web.conftest import PASSWORD, artifacts
 
 pytestmark = pytest.mark.slow

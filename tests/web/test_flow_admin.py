@@ -69,9 +69,9 @@ def test_publishing_changes_new_calls_only_and_roll_back_restores(admin: FlowAdm
     assert (admin.folder / "plumbing.yaml").read_text() == changed
     # The call in progress goes on with the version it started with.
     actions = old_call.apply(ev.Pressed("*", at=at))
-    assert any(isinstance(a, ev.Say) and a.text.startswith("Say hours or press 1") for a in actions)
+    assert any(isinstance(a, ev.PlayPrompt) and a.text.startswith("Say hours or press 1") for a in actions)
     _, new_actions = gateway.engines["plumbing"].start(ev.CallStarted(at=at))
-    assert any(isinstance(a, ev.Say) and a.text.startswith("Say opening hours") for a in new_actions)
+    assert any(isinstance(a, ev.PlayPrompt) and a.text.startswith("Say opening hours") for a in new_actions)
     number = admin.rollback("plumbing", 1, "boss@example.com")
     assert number == 3 and gateway.book.versions["plumbing"] == "v3"
     assert "Say hours or press 1" in (admin.folder / "plumbing.yaml").read_text()

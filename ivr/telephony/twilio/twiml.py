@@ -26,7 +26,7 @@ class TwimlBuilder:
         self._connect(response, flow_name)
         return str(response)
 
-    def disclosure_then(self, disclosure: ev.Say, actions: list[ev.Action]) -> str:
+    def disclosure_then(self, disclosure: ev.PlayPrompt, actions: list[ev.Action]) -> str:
         """When the stream never played the disclosure: say it now by TwiML (key 0 already
         works during it), then the caller's next move (a person, after a fault)."""
         response = VoiceResponse()
@@ -42,16 +42,16 @@ class TwimlBuilder:
 
     def _append(self, response: VoiceResponse, actions: list[ev.Action], attempt: int) -> str:
         for action in actions:
-            if isinstance(action, ev.Say):
+            if isinstance(action, ev.PlayPrompt):
                 self._say(response, action)
-            elif isinstance(action, ev.Transfer):
+            elif isinstance(action, ev.HandOver):
                 self._dial(response, action, attempt)
-            elif isinstance(action, ev.Voicemail):
+            elif isinstance(action, ev.TakeMessage):
                 response.record(action=self.url("/twilio/recorded"), max_length=action.max_seconds,
                                 play_beep=True, timeout=5,
                                 recording_status_callback=self.url("/twilio/recording"),
                                 recording_status_callback_event="completed")
-            elif isinstance(action, ev.Hangup):
+            elif isinstance(action, ev.EndCall):
                 response.hangup()
         return str(response)
 
@@ -66,7 +66,7 @@ class TwimlBuilder:
         response.hangup()
         return str(response)
 
-    def _say(self, parent: VoiceResponse | Gather, say: ev.Say) -> None:
+    def _say(self, parent: VoiceResponse | Gather, say: ev.PlayPrompt) -> None:
         if say.audio:
             parent.play(self.url(f"/audio/{say.audio.removeprefix('audio/')}"))
         else:
@@ -78,7 +78,7 @@ class TwimlBuilder:
         stream.parameter(name="flow", value=flow_name)
         response.append(connect)
 
-    def _dial(self, response: VoiceResponse, transfer: ev.Transfer, attempt: int) -> None:
+    def _dial(self, response: VoiceResponse, transfer: ev.HandOver, attempt: int) -> None:
         people = transfer.people
         numbers = people.numbers if people.ring == "simultaneous" else people.numbers[attempt:attempt + 1]
         dial = Dial(action=self.url(f"/twilio/dial-status?attempt={attempt}"), timeout=people.timeout,

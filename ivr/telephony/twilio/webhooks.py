@@ -6,24 +6,21 @@ goodbye. Nothing here decides what to say; the engine does.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 from collections.abc import Callable, Coroutine
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request, Response, WebSocket
 from fastapi.routing import APIRoute
-from starlette.websockets import WebSocketDisconnect
 
 from ivr.errors import SignatureError
 from ivr.flow import events as ev
 from ivr.flow.prompts import builtin
 from ivr.store.calls import utcnow
-from ivr.telephony import media as m
 from ivr.telephony.calls import LiveCall
 from ivr.telephony.gateway import Gateway
 from ivr.telephony.handoff import post_handoff
-from ivr.telephony.session import CallSession
+from ivr.telephony.stream import pump_media_stream
 from ivr.telephony.twilio.codec import TwilioMediaCodec
 from ivr.telephony.twilio.signature import TwilioSignatures
 from ivr.telephony.twilio.twiml import TwimlBuilder
@@ -38,8 +35,8 @@ def _xml(body: str) -> Response:
     return Response(content=body, media_type="application/xml")
 
 
-def _decision(actions: list[ev.Action]) -> ev.Transfer | ev.Voicemail | ev.Hangup | None:
-    return next((a for a in actions if isinstance(a, (ev.Transfer, ev.Voicemail, ev.Hangup))), None)
+def _decision(actions: list[ev.Action]) -> ev.HandOver | ev.TakeMessage | ev.EndCall | None:
+    return next((a for a in actions if isinstance(a, (ev.HandOver, ev.TakeMessage, ev.EndCall))), None)
 
 
 def twilio_router(gateway: Gateway, signatures: TwilioSignatures, twiml: TwimlBuilder) -> APIRouter:
@@ -72,7 +69,7 @@ def twilio_router(gateway: Gateway, signatures: TwilioSignatures, twiml: TwimlBu
         call = await gateway.load_call(sid) or await _new_call(gateway, sid, params)
         call.pending = call.apply(ev.CallStarted(at=utcnow(), caller=params.get("From", ""), call_id=sid))
         first = call.pending[0]
-        assert isinstance(first, ev.Say) and first.prompt_id == "disclosure"
+        assert isinstance(first, ev.PlayPrompt) and first.prompt_id == "disclosure"
         await call.save()  # the stream may open on another instance
         return _xml(twiml.answer(call.flow_name))
 
@@ -124,9 +121,9 @@ def twilio_router(gateway: Gateway, signatures: TwilioSignatures, twiml: TwimlBu
         bridged = params.get("DialBridged", "")
         call.note("dial", f"dial {status}", attempt=attempt, bridged=bridged)
         if transfer_taken(status, bridged, attempt in call.accepted_attempts):
-            return _xml(twiml.actions([ev.Hangup()]))
+            return _xml(twiml.actions([ev.EndCall()]))
         transfer = call.decision
-        if isinstance(transfer, ev.Transfer) and transfer.people.ring == "in_order" \
+        if isinstance(transfer, ev.HandOver) and transfer.people.ring == "in_order" \
                 and attempt + 1 < len(transfer.people.numbers):
             return _xml(twiml.actions([transfer], attempt + 1))
         why = status if status not in ANSWERED else "declined"
@@ -139,7 +136,7 @@ def twilio_router(gateway: Gateway, signatures: TwilioSignatures, twiml: TwimlBu
     async def whisper(request: Request) -> Response:
         params = await signed(request)
         call = await gateway.load_call(params.get("ParentCallSid", ""))
-        transfer = call.decision if call and isinstance(call.decision, ev.Transfer) else None
+        transfer = call.decision if call and isinstance(call.decision, ev.HandOver) else None
         if transfer is None:  # e.g. the store lost the call: the person still gets the choice
             return _xml(twiml.whisper("A caller from the automated line.", "en-US", _attempt(request)))
         return _xml(twiml.whisper(transfer.summary, transfer.staff_language, _attempt(request)))
@@ -156,7 +153,7 @@ def twilio_router(gateway: Gateway, signatures: TwilioSignatures, twiml: TwimlBu
                 call.accepted_attempts.add(_attempt(request))
                 call.update(answered_by=who)
                 await call.save()  # the dial status may reach another instance
-        return _xml(twiml.actions([] if accepted else [ev.Hangup()]))
+        return _xml(twiml.actions([] if accepted else [ev.EndCall()]))
 
     @router.post("/recorded")
     async def recorded(request: Request) -> Response:
@@ -164,7 +161,7 @@ def twilio_router(gateway: Gateway, signatures: TwilioSignatures, twiml: TwimlBu
         call = await call_for(params)
         actions = call.apply(ev.MessageRecorded("", at=utcnow()))
         await call.save()
-        return _xml(twiml.actions(actions or [ev.Hangup()]))
+        return _xml(twiml.actions(actions or [ev.EndCall()]))
 
     @router.post("/recording")
     async def recording(request: Request) -> Response:
@@ -194,47 +191,9 @@ def twilio_router(gateway: Gateway, signatures: TwilioSignatures, twiml: TwimlBu
             await websocket.close(code=1008)  # before accept: the handshake gets HTTP 403
             return
         await websocket.accept()
-        await pump_media_stream(gateway, websocket)
+        await pump_media_stream(gateway, websocket, TwilioMediaCodec())
 
     return router
-
-
-async def pump_media_stream(gateway: Gateway, websocket: WebSocket) -> None:
-    """The thin loop between a Media Streams websocket (Twilio's, or the console's microphone)
-    and a call session."""
-    codec = TwilioMediaCodec()
-    session = CallSession(gateway, _TwilioOutbound(websocket, codec))
-    try:
-        while not session.closed:
-            message = await websocket.receive()
-            if message["type"] == "websocket.disconnect":
-                break
-            raw: Any = message.get("text") if message.get("text") is not None else message.get("bytes")
-            await session.handle(codec.decode(raw or ""))
-    except (WebSocketDisconnect, RuntimeError):
-        pass
-    finally:
-        await session.handle(m.StreamStopped())
-
-
-class _TwilioOutbound:
-    """Session output as Twilio media/mark/clear messages."""
-
-    def __init__(self, websocket: WebSocket, codec: TwilioMediaCodec) -> None:
-        self.websocket = websocket
-        self.codec = codec
-
-    async def play(self, ulaw: bytes, mark: str) -> None:
-        for message in self.codec.media(ulaw):
-            await self.websocket.send_text(message)
-        await self.websocket.send_text(self.codec.mark(mark))
-
-    async def clear(self) -> None:
-        await self.websocket.send_text(self.codec.clear())
-
-    async def close(self) -> None:
-        with contextlib.suppress(RuntimeError):  # already closed by the other side
-            await self.websocket.close()
 
 
 class _FallThroughRoute(APIRoute):
@@ -262,8 +221,8 @@ def _fault_twiml(gateway: Gateway, twiml: TwimlBuilder, params: dict[str, str]) 
     flow = gateway.book.flows[gateway.book.for_number(params.get("To", ""))]
     group = flow.people[flow.routing.person]
     person = ev.Person(flow.routing.person, group.label, tuple(group.numbers), group.ring, group.timeout)
-    return twiml.actions([ev.Say(builtin(flow.language, "fault"), "fault", language=flow.language),
-                          ev.Transfer(person, "fault", "Caller reached a person after a fault.")])
+    return twiml.actions([ev.PlayPrompt(builtin(flow.language, "fault"), "fault", language=flow.language),
+                          ev.HandOver(person, "fault", "Caller reached a person after a fault.")])
 
 
 def _attempt(request: Request) -> int:
@@ -291,6 +250,6 @@ async def _new_call(gateway: Gateway, sid: str, params: dict[str, str]) -> LiveC
 
 
 def _note_dial(gateway: Gateway, call: LiveCall, decision: object) -> None:
-    if isinstance(decision, ev.Transfer):
+    if isinstance(decision, ev.HandOver):
         call.update(time_to_human_s=round(call.elapsed(), 3))
         gateway.spawn(post_handoff(gateway, call))

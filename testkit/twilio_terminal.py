@@ -18,8 +18,8 @@ from pathlib import Path
 from ivr.audio.render import PromptRenderer
 from ivr.config import Settings
 from ivr.errors import IvrError
-from ivr.telephony.local import RunningGateway, free_port
-from ivr.telephony.twilio.simulator import (
+from testkit.local_gateway import RunningGateway, free_port
+from testkit.twilio_simulator import (
     HangUp,
     Listen,
     Pause,

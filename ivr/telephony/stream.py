@@ -1,0 +1,53 @@
+"""The thin loop between a media-stream websocket and a call session, for any provider.
+
+The provider's codec turns its messages into neutral media events and the session's audio,
+marks and clears back into its messages; Twilio's is `ivr.telephony.twilio.codec`, and the
+console's microphone speaks the same format.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from ivr.telephony import media as m
+from ivr.telephony.gateway import Gateway
+from ivr.telephony.session import CallSession
+
+
+async def pump_media_stream(gateway: Gateway, websocket: WebSocket, codec: m.MediaCodec) -> None:
+    """Run one accepted websocket as a call's media stream until either side ends it."""
+    session = CallSession(gateway, _WebSocketOutbound(websocket, codec))
+    try:
+        while not session.closed:
+            message = await websocket.receive()
+            if message["type"] == "websocket.disconnect":
+                break
+            raw: Any = message.get("text") if message.get("text") is not None else message.get("bytes")
+            await session.handle(codec.decode(raw or ""))
+    except (WebSocketDisconnect, RuntimeError):
+        pass
+    finally:
+        await session.handle(m.StreamStopped())
+
+
+class _WebSocketOutbound:
+    """Session output as the provider's media/mark/clear messages."""
+
+    def __init__(self, websocket: WebSocket, codec: m.MediaCodec) -> None:
+        self.websocket = websocket
+        self.codec = codec
+
+    async def play(self, ulaw: bytes, mark: str) -> None:
+        for message in self.codec.media(ulaw):
+            await self.websocket.send_text(message)
+        await self.websocket.send_text(self.codec.mark(mark))
+
+    async def clear(self) -> None:
+        await self.websocket.send_text(self.codec.clear())
+
+    async def close(self) -> None:
+        with contextlib.suppress(RuntimeError):  # already closed by the other side
+            await self.websocket.close()
