@@ -20,6 +20,7 @@ from fastapi.staticfiles import StaticFiles
 from ivr.config import Settings
 from ivr.errors import ConfigError, FlowError
 from ivr.flow.catalog import spoken_prompts
+from ivr.language import primary
 from ivr.store.retention import Retention, clean_up
 from ivr.telephony.gateway import Gateway
 from ivr.telephony.handoff import handoff_record, handoff_token
@@ -136,7 +137,7 @@ def warm_up(gateway: Gateway, out: Any = None) -> None:
     for name, flow in gateway.book.flows.items():
         status = gateway.speech_status(flow.language)
         if status == "keypad-only":
-            problem = gateway.models.status().get(flow.language.split("-")[0].lower(), "")
+            problem = gateway.models.status().get(primary(flow.language), "")
             print(f"flow {name} ({flow.language}): KEYPAD-ONLY (callers use keys; 0 and silence still "
                   f"reach a person). For speech, set IVR_VOSK_MODEL to a Vosk model folder. "
                   f"Reason: {problem}", file=out)

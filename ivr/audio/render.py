@@ -17,6 +17,7 @@ from pathlib import Path
 
 from ivr.audio.mulaw import SAMPLE_RATE, pcm_to_ulaw
 from ivr.errors import IvrError
+from ivr.language import primary
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)
@@ -32,8 +33,7 @@ class RenderError(IvrError):
 
 def espeak_voice(language: str) -> str:
     """The espeak-ng voice for a BCP-47 tag (en-US -> en-us, ko-KR -> ko)."""
-    primary = language.split("-")[0].lower()
-    return "en-us" if language.lower().startswith("en-us") else primary
+    return "en-us" if language.lower().startswith("en-us") else primary(language)
 
 
 class PromptRenderer:

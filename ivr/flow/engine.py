@@ -200,7 +200,7 @@ class Engine:
         signal: Signal | None = strongest(found)
         if signal is None:
             return False
-        out.update(signals=(*out.state.signals, f"{signal.kind}: {signal.name or signal.reason}"))
+        out.update(signals=(*out.state.signals, ev.SignalNoted(signal.kind, signal.name or signal.reason)))
         if signal.kind == "emergency":
             if signal.safety:
                 out.say(signal.safety)
@@ -212,8 +212,7 @@ class Engine:
         out.update(concern=concern)
         if concern < threshold(self.flow):
             return False  # noted; the call goes on until the evidence is clear
-        reasons = [s.split(": ", 1)[1] for s in out.state.signals if s.startswith("distress: ")]
-        self._transfer(out, "distress", "; ".join(dict.fromkeys(reasons)))
+        self._transfer(out, "distress", "; ".join(dict.fromkeys(out.state.signal_reasons("distress"))))
         return True
 
     def _answer_robot_question(self, out: _Out) -> None:
@@ -329,8 +328,7 @@ class Engine:
         staff = flow.staff_language_of(name)
         staff = staff if summary_language(staff) else "en-US"  # lint warns about this
         summary = summarize(out.state, reason, detail, staff)
-        out.emit(ev.HandOver(ev.Person(name, people.label, tuple(people.numbers), people.ring,
-                                       people.timeout), reason, summary, detail, staff))
+        out.emit(ev.HandOver(people_to_ring(flow, name), reason, summary, detail, staff))
         out.turn("system", f"[transfer to {people.label}: {reason}]")
         out.update(mode="transferring", outcome="transferred", transfer_reason=reason,
                    transferred_to=name)
@@ -351,3 +349,9 @@ class Engine:
         if now is None:  # only reachable if an adapter skips CallStarted
             raise ValueError("the call has no time: send CallStarted(at=...) first")
         return now
+
+
+def people_to_ring(flow: Flow, group: str) -> ev.Person:
+    """One group of the flow's `people`, as the action that rings them."""
+    people = flow.people[group]
+    return ev.Person(group, people.label, tuple(people.numbers), people.ring, people.timeout)

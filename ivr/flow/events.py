@@ -160,6 +160,17 @@ Action = Union[PlayPrompt, Listen, HandOver, TakeMessage, EndCall]
 
 
 @dataclass(frozen=True)
+class SignalNoted:
+    """A distress or emergency signal the engine noted during the call."""
+
+    kind: str  # "distress" or "emergency"
+    what: str  # the emergency's name, or the reason in words ("shouting", "said 'useless'")
+
+    def __str__(self) -> str:
+        return f"{self.kind}: {self.what}"
+
+
+@dataclass(frozen=True)
 class Turn:
     """One line of the transcript."""
 

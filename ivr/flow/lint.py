@@ -14,6 +14,7 @@ from ivr.flow.loader import load_flow
 from ivr.flow.model import Answer, Flow, Hangup, Menu, Transfer, Voicemail, step_targets
 from ivr.flow.summary import TEMPLATES, summary_language
 from ivr.guard.words import RESERVED_KEYS, find_any, words_for
+from ivr.language import primary
 
 AUTOMATED_WORDS = {
     "en": ("automated", "automatic", "recording", "virtual assistant", "not a person", "machine"),
@@ -61,7 +62,7 @@ def _warning(flow: Flow, message: str, *path: str | int) -> Problem:
 
 def _disclosure(flow: Flow) -> Iterator[Problem]:
     text = flow.disclosure.text
-    lang = flow.language.split("-")[0]
+    lang = primary(flow.language)
     automated = AUTOMATED_WORDS.get(lang, AUTOMATED_WORDS["en"])
     words = words_for(flow.language)
     if not find_any(text, automated, words.match):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from ivr.language import primary
+
 BUILTIN: dict[str, dict[str, str]] = {
     "en": {
         "no_match": "I didn't catch that.",
@@ -64,10 +66,10 @@ DAY_NAMES: dict[str, dict[str, str]] = {
 
 def builtin(language: str, key: str, **values: str) -> str:
     """A built-in prompt in the flow's language (English when there is no table)."""
-    table = BUILTIN.get(language.split("-")[0].lower(), BUILTIN["en"])
+    table = BUILTIN.get(primary(language), BUILTIN["en"])
     return table[key].format(**values).strip()
 
 
 def day_names(language: str) -> dict[str, str]:
     """Weekday names for spoken opening hours."""
-    return DAY_NAMES.get(language.split("-")[0].lower(), DAY_NAMES["en"])
+    return DAY_NAMES.get(primary(language), DAY_NAMES["en"])

@@ -30,7 +30,7 @@ class CallState:
     outcome: str | None = None
     transfer_reason: str | None = None
     transferred_to: str | None = None
-    signals: tuple[str, ...] = ()
+    signals: tuple[ev.SignalNoted, ...] = ()
     concern: float = 0.0  # weak distress signals so far; a person takes over at the threshold
     answered: tuple[str, ...] = ()
     replay: tuple[ev.Action, ...] = ()
@@ -47,9 +47,23 @@ class CallState:
         """No more caller input will be acted on (transferred, voicemail or hung up)."""
         return self.mode in ("transferring", "voicemail", "ended")
 
+    def caller_said(self) -> list[str]:
+        """What the caller said, in order: their words, not key presses, silences or messages
+        (those turns are written in brackets)."""
+        return [t.text for t in self.turns if t.speaker == "caller" and not t.text.startswith("[")]
+
     def last_caller_text(self) -> str | None:
-        """What the caller said last (not key presses, silences or messages)."""
-        for turn in reversed(self.turns):
-            if turn.speaker == "caller" and not turn.text.startswith("["):
-                return turn.text
-        return None
+        """What the caller said last."""
+        said = self.caller_said()
+        return said[-1] if said else None
+
+    def signal_reasons(self, kind: str) -> list[str]:
+        """Why each signal of one kind ("distress", "emergency") was noted, in order."""
+        return [s.what for s in self.signals if s.kind == kind]
+
+    def __post_init__(self) -> None:
+        # Snapshots written before signals were typed hold "kind: what" strings.
+        if any(isinstance(s, str) for s in self.signals):
+            notes = tuple(s if not isinstance(s, str) else ev.SignalNoted(*s.split(": ", 1))
+                          for s in self.signals)
+            object.__setattr__(self, "signals", notes)

@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass
 
 from ivr.flow.state import CallState
+from ivr.language import primary
 
 
 @dataclass(frozen=True)
@@ -74,7 +75,7 @@ TEMPLATES: dict[str, SummaryTemplate] = {
 
 def summary_language(language: str) -> str | None:
     """The template key for a BCP-47 language, or None when there is no template for it."""
-    key = language.split("-")[0].lower()
+    key = primary(language)
     return key if key in TEMPLATES else None
 
 

@@ -19,6 +19,7 @@ from ivr.flow.model import Flow
 from ivr.flow.state import CallState
 from ivr.guard.signals import Signal
 from ivr.guard.words import find_any, normalize, words_for
+from ivr.language import primary
 
 CLEAR = 1.0  # one clear signal is enough
 SOME = 0.5  # needs another signal with it
@@ -83,7 +84,7 @@ GRAMMAR_WORDS: dict[str, tuple[str, ...]] = {
 
 def distress_phrases(language: str) -> tuple[str, ...]:
     """Distress words for recognition grammars."""
-    return GRAMMAR_WORDS.get(language.split("-")[0].lower(), GRAMMAR_WORDS["en"])
+    return GRAMMAR_WORDS.get(primary(language), GRAMMAR_WORDS["en"])
 
 
 NEGATION_RUN = re.compile(r"\b(no[,.!]?\s+){1,}no\b|\bnope[,.!]?\s+no\b", re.I)
@@ -109,7 +110,7 @@ def _vader() -> Any:
 def assess_text(text: str, language: str, previous: tuple[str, ...] = (), misses: int = 0) -> Assessment:
     """Score what a caller said, in the context of what they said before."""
     words = words_for(language)
-    lang = language.split("-")[0].lower()
+    lang = primary(language)
     found: list[tuple[float, str]] = []
     if lang in ANGER:
         phrase = find_any(text, ANGER[lang], words.match)
@@ -167,7 +168,7 @@ def distress(flow: Flow, state: CallState, event: Event) -> Signal | None:
     Returns a weighted signal; the engine adds weak ones up over the call and hands over when
     the total reaches the flow's threshold (`distress_sensitivity`)."""
     if isinstance(event, Heard) and event.final:
-        said = [t.text for t in state.turns if t.speaker == "caller" and not t.text.startswith("[")]
+        said = state.caller_said()
         previous = tuple(said[:-1])  # the engine has already recorded this utterance
         assessment = assess_text(event.text, flow.language, previous, state.misses)
     elif isinstance(event, CallerLoud):

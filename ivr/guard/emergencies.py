@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ivr.language import primary
+
 
 @dataclass(frozen=True)
 class EmergencyKind:
@@ -72,7 +74,7 @@ EMERGENCIES: dict[str, tuple[EmergencyKind, ...]] = {
 
 def emergencies_for(language: str) -> tuple[EmergencyKind, ...]:
     """The built-in emergencies for a BCP-47 tag (English when the language has no table)."""
-    return EMERGENCIES.get(language.split("-")[0].lower(), EMERGENCIES["en"])
+    return EMERGENCIES.get(primary(language), EMERGENCIES["en"])
 
 
 def emergency_phrases(language: str) -> tuple[str, ...]:

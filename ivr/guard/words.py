@@ -11,6 +11,8 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Literal
 
+from ivr.language import primary
+
 
 @dataclass(frozen=True)
 class LanguageWords:
@@ -73,7 +75,7 @@ RESERVED_KEYS = (PERSON_KEY, REPEAT_KEY)
 
 def words_for(language: str) -> LanguageWords:
     """Global phrases for a BCP-47 tag; English when the language has no table yet."""
-    return WORDS.get(language.split("-")[0].lower(), WORDS["en"])
+    return WORDS.get(primary(language), WORDS["en"])
 
 
 def normalize(text: str) -> str:

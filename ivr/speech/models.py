@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ivr.language import primary
+
 log = logging.getLogger(__name__)
 
 
@@ -27,8 +29,7 @@ class LoadedModel:
 
 def vosk_language_codes(language: str) -> list[str]:
     """Vosk's names for a BCP-47 tag: en-US -> [en-us, en], ko-KR -> [ko-kr, ko]."""
-    full, primary = language.lower(), language.split("-")[0].lower()
-    return list(dict.fromkeys([full, primary]))
+    return list(dict.fromkeys([language.lower(), primary(language)]))
 
 
 class ModelRegistry:
@@ -42,7 +43,7 @@ class ModelRegistry:
 
     def get(self, language: str) -> LoadedModel | None:
         """The model for a language, loading it on first use; None means keypad-only."""
-        key = language.split("-")[0].lower()
+        key = primary(language)
         if key not in self._loaded:
             self._loaded[key] = self._load(language)
         return self._loaded[key]
@@ -56,7 +57,7 @@ class ModelRegistry:
         import vosk
 
         vosk.SetLogLevel(-1)
-        key = language.split("-")[0].lower()
+        key = primary(language)
         path = self.paths.get(key) or self.paths.get("*")
         if path:
             try:
@@ -107,7 +108,7 @@ def _parse_configured(value: str) -> dict[str, Path]:
     if "=" not in value:
         return {"*": Path(value)}
     pairs = (item.split("=", 1) for item in value.split(",") if item.strip())
-    return {lang.strip().split("-")[0].lower(): Path(path.strip()) for lang, path in pairs}
+    return {primary(lang): Path(path.strip()) for lang, path in pairs}
 
 
 def _package_model_path(language: str) -> Path | None:

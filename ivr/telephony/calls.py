@@ -125,7 +125,7 @@ class LiveCall:
                  for a in actions if isinstance(a, ev.HandOver)]
         self.store.later(self.store.calls.add_events, self.sid, rows)
         fields = {"outcome": state.outcome, "transfer_reason": state.transfer_reason,
-                  "transferred_to": state.transferred_to, "signals": list(state.signals)}
+                  "transferred_to": state.transferred_to, "signals": [str(s) for s in state.signals]}
         summary = next((a.summary for a in actions if isinstance(a, ev.HandOver)), None)
         if summary:
             fields["summary"] = summary

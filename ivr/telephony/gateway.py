@@ -17,6 +17,7 @@ from ivr.config import Settings
 from ivr.flow.engine import Engine
 from ivr.flow.loader import load_flow_text, load_flows
 from ivr.flow.model import Flow
+from ivr.language import primary
 from ivr.speech.models import ModelRegistry
 from ivr.speech.pool import SpeechPool, Urgency
 from ivr.speech.recognizer import GrammarVocabulary, Recognizer, VoskRecognizer
@@ -201,7 +202,7 @@ class Gateway:
         loaded = self.models.get(language)
         if loaded is None:
             return None
-        key = language.split("-")[0].lower()
+        key = primary(language)
         if key not in self.vocabularies:
             self.vocabularies[key] = GrammarVocabulary(loaded.model)
         return VoskRecognizer(loaded.model, self.vocabularies[key])

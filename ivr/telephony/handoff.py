@@ -36,7 +36,7 @@ def handoff_record(gateway: Gateway, call: LiveCall) -> dict[str, Any]:
     """Reason, signals, what the caller said and where they were in the flow."""
     state = call.state
     transfer = call.decision if isinstance(call.decision, ev.HandOver) else None
-    said = [t.text for t in state.turns if t.speaker == "caller" and not t.text.startswith("[")]
+    said = state.caller_said()
     secret = gateway.settings.handoff_secret_value()
     return {
         "call_sid": call.sid,
@@ -47,7 +47,7 @@ def handoff_record(gateway: Gateway, call: LiveCall) -> dict[str, Any]:
         "step": state.step,
         "reason": state.transfer_reason,
         "summary": transfer.summary if transfer else None,
-        "signals": list(state.signals),
+        "signals": [str(s) for s in state.signals],
         "caller_said": said,
         "people": {"group": transfer.people.group, "label": transfer.people.label,
                    "numbers": list(transfer.people.numbers)} if transfer else None,

@@ -43,6 +43,18 @@ class Outbound(Protocol):
     async def close(self) -> None: ...
 
 
+@dataclass(frozen=True)
+class _SentMark:
+    """A mark sent after a prompt's audio: the prompt it ends, and its unique name on the line."""
+
+    prompt_id: str
+    seq: int
+
+    @property
+    def name(self) -> str:
+        return f"{self.prompt_id}#{self.seq}"
+
+
 @dataclass
 class _Listening:
     listen: ev.Listen
@@ -66,7 +78,7 @@ class CallSession:
         self.out = outbound
         self.call: LiveCall | None = None
         self.speech: _Speech | None = None
-        self.pending_marks: list[str] = []
+        self.pending_marks: list[_SentMark] = []
         self.cleared: set[str] = set()
         self.listening: _Listening | None = None
         self.terminal: ev.HandOver | ev.TakeMessage | ev.EndCall | None = None
@@ -214,11 +226,12 @@ class CallSession:
         if event.name in self.cleared:
             self.cleared.discard(event.name)
             return
-        if event.name not in self.pending_marks:
+        names = [sent.name for sent in self.pending_marks]
+        if event.name not in names:
             return
-        done = self.pending_marks[: self.pending_marks.index(event.name) + 1]
+        done = self.pending_marks[: names.index(event.name) + 1]
         del self.pending_marks[: len(done)]
-        prompts = [name.split("#")[0] for name in done]
+        prompts = [sent.prompt_id for sent in done]
         if self.call is not None:
             for prompt in prompts:
                 self.call.apply(ev.PromptFinished(prompt, at=utcnow()))
@@ -298,24 +311,24 @@ class CallSession:
         audio = await asyncio.get_running_loop().run_in_executor(
             None, renderer.render, say.text, say.language, say.audio)
         self._mark_seq += 1
-        mark = f"{say.prompt_id}#{self._mark_seq}"
+        mark = _SentMark(say.prompt_id, self._mark_seq)
         self.pending_marks.append(mark)
-        await self.out.play(audio, mark)
+        await self.out.play(audio, mark.name)
         # The line plays prompts one after another in real time; should a mark never come back,
         # the call must not wait for it forever (nobody is left in silence).
         loop = asyncio.get_running_loop()
         self._playout_end = max(self._playout_end, loop.time()) + len(audio) / SAMPLE_RATE
         loop.call_at(self._playout_end + MARK_GRACE_S, self._mark_overdue, mark)
 
-    def _mark_overdue(self, mark: str) -> None:
+    def _mark_overdue(self, mark: _SentMark) -> None:
         if mark in self.pending_marks and not self.closed:
             asyncio.get_running_loop().create_task(self._on_overdue_mark(mark))
 
-    async def _on_overdue_mark(self, mark: str) -> None:
-        await self.handle(m.MarkPlayed(mark))  # as if it came back: under the lock, faults guarded
+    async def _on_overdue_mark(self, mark: _SentMark) -> None:
+        await self.handle(m.MarkPlayed(mark.name))  # as if it came back: under the lock, faults guarded
         if self.call is not None:
-            log.warning("call %s: mark %s never came back; went on without it", self.call.sid, mark)
-            self.call.note("fault", f"mark {mark} never came back")
+            log.warning("call %s: mark %s never came back; went on without it", self.call.sid, mark.name)
+            self.call.note("fault", f"mark {mark.name} never came back")
 
     async def _prompts_done(self) -> None:
         if self.terminal is not None:
@@ -328,7 +341,7 @@ class CallSession:
 
     async def _barge_in(self) -> None:
         if self.pending_marks:
-            self.cleared.update(self.pending_marks)
+            self.cleared.update(sent.name for sent in self.pending_marks)
             self.pending_marks.clear()
             self._playout_end = 0.0  # the line's buffer is empty again
             await self.out.clear()

@@ -19,7 +19,7 @@ from ivr.flow.state import CallState
 TYPES: dict[str, type] = {cls.__name__: cls for cls in (
     ev.CallStarted, ev.Heard, ev.Pressed, ev.Silence, ev.PromptFinished, ev.CallerLoud,
     ev.TransferFailed, ev.MessageRecorded, ev.CallEnded, ev.PlayPrompt, ev.Listen, ev.Person,
-    ev.HandOver, ev.TakeMessage, ev.EndCall, ev.Turn, CallState)}
+    ev.HandOver, ev.TakeMessage, ev.EndCall, ev.Turn, ev.SignalNoted, CallState)}
 # Actions' names before they were renamed: calls live during a rolling upgrade still restore.
 FORMER_NAMES: dict[str, type] = {"Say": ev.PlayPrompt, "Transfer": ev.HandOver,
                                  "Voicemail": ev.TakeMessage, "Hangup": ev.EndCall}

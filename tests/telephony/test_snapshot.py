@@ -66,3 +66,11 @@ def test_a_snapshot_written_before_the_actions_were_renamed_still_restores() -> 
              '"numbers": {"$()": ["+1555"]}}, "reason": "requested", "summary": "s"}'
     restored = snapshot.loads(stored)
     assert isinstance(restored, ev.HandOver) and restored.people.numbers == ("+1555",)
+
+
+def test_signals_are_typed_and_old_string_signals_still_restore() -> None:
+    state = CallState(signals=(ev.SignalNoted("distress", "shouting"),))
+    assert snapshot.loads(snapshot.dumps(state)) == state
+    old = snapshot.loads('{"$": "CallState", "signals": {"$()": ["distress: shouting", "emergency: gas"]}}')
+    assert old.signals == (ev.SignalNoted("distress", "shouting"), ev.SignalNoted("emergency", "gas"))
+    assert old.signal_reasons("distress") == ["shouting"] and str(old.signals[1]) == "emergency: gas"

@@ -15,6 +15,7 @@ from fastapi.routing import APIRoute
 
 from ivr.errors import SignatureError
 from ivr.flow import events as ev
+from ivr.flow.engine import people_to_ring
 from ivr.flow.prompts import builtin
 from ivr.store.calls import utcnow
 from ivr.telephony.calls import LiveCall
@@ -219,8 +220,7 @@ class _FallThroughRoute(APIRoute):
 
 def _fault_twiml(gateway: Gateway, twiml: TwimlBuilder, params: dict[str, str]) -> str:
     flow = gateway.book.flows[gateway.book.for_number(params.get("To", ""))]
-    group = flow.people[flow.routing.person]
-    person = ev.Person(flow.routing.person, group.label, tuple(group.numbers), group.ring, group.timeout)
+    person = people_to_ring(flow, flow.routing.person)
     return twiml.actions([ev.PlayPrompt(builtin(flow.language, "fault"), "fault", language=flow.language),
                           ev.HandOver(person, "fault", "Caller reached a person after a fault.")])
 
