@@ -80,7 +80,7 @@ class WebRtcGate:
     """The same open/close timing as the energy gate, with WebRTC's speech decision per frame."""
 
     def __init__(self, end_ms: int = 300, mode: int = 3) -> None:
-        import webrtcvad  # type: ignore[import-untyped]
+        import webrtcvad
 
         self.vad = webrtcvad.Vad(mode)
         self.end_frames = end_ms // FRAME_MS
