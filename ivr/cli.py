@@ -74,6 +74,15 @@ def _parser() -> argparse.ArgumentParser:
     cleanup = sub.add_parser("cleanup", help="delete transcripts and recordings past their "
                              "keeping time now (the gateway also does it every IVR_CLEANUP_HOURS)")
     cleanup.set_defaults(run=_cleanup)
+
+    db = sub.add_parser("db", help="the database schema (every start migrates it anyway)")
+    db_sub = db.add_subparsers(title="database commands")
+    db_sub.add_parser("upgrade", help="migrate IVR_DATABASE_URL to the newest schema now").set_defaults(
+        run=_db_upgrade)
+    revision = db_sub.add_parser("revision", help="developers: write a migration for what changed "
+                                 "in ivr/store/tables.py (needs a database at the newest revision)")
+    revision.add_argument("-m", "--message", required=True)
+    revision.set_defaults(run=_db_revision)
     return parser
 
 
@@ -183,6 +192,29 @@ def _cluster(args: argparse.Namespace) -> int:
     from ivr.cluster import run_cluster
 
     return run_cluster(args.instances, args.port)
+
+
+def _db_upgrade(args: argparse.Namespace) -> int:
+    from sqlalchemy import inspect
+
+    from ivr.config import Settings
+    from ivr.store.calls import open_database
+    from ivr.store.migrate import head_revision
+
+    settings = Settings.load()
+    engine = open_database(settings.database_url)  # migrates, under the schema lock
+    tables = len(inspect(engine).get_table_names())
+    print(f"{settings.database_url}: schema at revision {head_revision()} ({tables} tables)")
+    return 0
+
+
+def _db_revision(args: argparse.Namespace) -> int:
+    from ivr.config import Settings
+    from ivr.store.calls import open_database
+    from ivr.store.migrate import new_revision
+
+    new_revision(open_database(Settings.load().database_url), args.message)
+    return 0
 
 
 def _cleanup(args: argparse.Namespace) -> int:

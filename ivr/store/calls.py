@@ -17,7 +17,8 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event, insert, select, text, update
 from sqlalchemy.engine import make_url
 
-from ivr.store.tables import call_events, callbacks, calls, metadata, voicemails
+from ivr.store.migrate import upgrade
+from ivr.store.tables import call_events, callbacks, calls, voicemails
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +29,7 @@ def utcnow() -> dt.datetime:
 
 
 def open_database(url: str) -> Engine:
-    """Connect and create the tables if needed. SQLite gets WAL so readers never block writers."""
+    """Connect and bring the schema up to date (Alembic). SQLite gets WAL so readers never block writers."""
     parsed = make_url(url)
     if parsed.drivername == "postgresql":  # the README's plain URL: psycopg 3, whatever the default
         parsed = parsed.set(drivername="postgresql+psycopg")
@@ -43,8 +44,8 @@ def open_database(url: str) -> Engine:
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.close()
-    with exclusive(engine, "schema"):  # instances starting together create the tables once
-        metadata.create_all(engine)
+    with exclusive(engine, "schema"):  # instances starting together migrate once
+        upgrade(engine)
     return engine
 
 

@@ -19,7 +19,7 @@ from sqlalchemy import create_engine
 from sqlalchemy.engine import make_url
 
 from ivr.cluster import Cluster
-from ivr.store.tables import metadata
+from ivr.store.migrate import drop_everything
 from testkit.local_gateway import free_port
 from tests.telephony.conftest import TOKEN, _flows, recording_server, voice  # noqa: F401
 from tests.web.conftest import PASSWORD  # noqa: F401  (the tests' console password)
@@ -38,7 +38,7 @@ def _postgres_url() -> str:
 def cluster(tmp_path_factory: pytest.TempPathFactory, recording_server: str) -> Iterator[Cluster]:  # noqa: F811
     url = _postgres_url()
     engine = create_engine(make_url(url).set(drivername="postgresql+psycopg"))
-    metadata.drop_all(engine)  # a clean shared store: flow versions of earlier runs would stay live
+    drop_everything(engine)  # a clean shared store: flow versions of earlier runs would stay live
     engine.dispose()
     root = tmp_path_factory.mktemp("cluster")
     env = {"IVR_DATABASE_URL": url, "IVR_FLOWS_DIR": str(_flows(root / "flows")),

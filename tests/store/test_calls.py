@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from ivr.store.calls import AsyncCallStore, CallStore, open_database
-from ivr.store.tables import metadata
+from ivr.store.migrate import drop_everything, upgrade
 
 POSTGRES = os.environ.get("IVR_TEST_POSTGRES_URL", "")
 T0 = dt.datetime(2026, 11, 24, 10, 0, tzinfo=dt.UTC)
@@ -28,8 +28,8 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[CallStore]
     engine = open_database(url)
     if request.param == "postgresql":  # the README's plain postgresql:// URL runs on psycopg 3
         assert url.startswith("postgresql://") and engine.dialect.driver == "psycopg"
-    metadata.drop_all(engine)
-    metadata.create_all(engine)
+    drop_everything(engine)  # a clean store, built the way every start builds it
+    upgrade(engine)
     yield CallStore(engine)
     engine.dispose()
 
