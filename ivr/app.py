@@ -76,10 +76,10 @@ def create_app(settings: Settings, gateway: Gateway | None = None, warm: bool = 
     @app.get("/health")
     async def health() -> JSONResponse:
         """For people and for the load balancer: 503 while draining, so no new call comes."""
-        flows = {name: {"language": flow.language, "version": gateway.book.versions[name],
+        flows = {name: {"language": flow.language, "version": gateway.live_version(name),
                         "speech": gateway.speech_status(flow.language),
                         "numbers": flow.phone_numbers}
-                 for name, flow in gateway.book.flows.items()}
+                 for name in gateway.flow_names() if (flow := gateway.live_flow(name))}
         stats = gateway.media_stats
         media = {"frames": stats.frames, "late_frames": stats.late_frames,
                  "max_lag_ms": round(stats.max_lag_ms, 1), "loop_checks": stats.loop_checks,
@@ -134,7 +134,9 @@ def _clean(gateway: Gateway) -> None:
 def warm_up(gateway: Gateway, out: Any = None) -> None:
     """Load each flow's speech model and render every prompt, with progress, before calls."""
     out = out or sys.stderr
-    for name, flow in gateway.book.flows.items():
+    for name in gateway.flow_names():
+        flow = gateway.live_flow(name)
+        assert flow is not None
         status = gateway.speech_status(flow.language)
         if status == "keypad-only":
             problem = gateway.models.status().get(primary(flow.language), "")

@@ -21,7 +21,7 @@ from ivr.language import primary
 from ivr.speech.models import ModelRegistry
 from ivr.speech.pool import SpeechPool, Urgency
 from ivr.speech.recognizer import GrammarVocabulary, Recognizer, VoskRecognizer
-from ivr.store.calls import AsyncCallStore, CallStore, open_database
+from ivr.store.calls import AsyncCallStore, CallStore, open_database, utcnow
 from ivr.store.flows import FlowVersionStore
 from ivr.telephony import snapshot
 from ivr.telephony.calls import CallRegistry, LiveCall
@@ -139,6 +139,10 @@ class Gateway:
         """"v7" for a published version; a file hash before the store has seen the file."""
         return self.book.versions.get(name)
 
+    def flow_for_number(self, number: str) -> Flow:
+        """The live flow that answers calls to `number` (the default flow when none claims it)."""
+        return self.book.flows[self.book.for_number(number)]
+
     def activate(self, name: str, flow: Flow, version: int) -> None:
         """Make a flow version live for new calls; calls in progress keep theirs."""
         self.book.flows[name] = flow
@@ -155,6 +159,18 @@ class Gateway:
         else:
             engine, version = Engine(flow), "draft"
         return LiveCall(sid, name, flow, engine, self.store, flow_version=version, draft_yaml=draft_yaml)
+
+    def begin_call(self, sid: str, caller: str, called: str, name: str | None = None,
+                   draft: tuple[Flow, str] | None = None) -> LiveCall:
+        """A call arriving now, on the flow that answers `called` (or flow `name`; or a console
+        draft: its flow and YAML), with its record started in the store. Twilio's voice webhook
+        and the console's try-it both begin calls here."""
+        name = name or self.book.for_number(called)
+        flow, yaml = draft if draft is not None else (None, None)
+        call = self.new_call(sid, name, flow=flow, draft_yaml=yaml)
+        self.store.later(self.store.calls.start_call, sid, call.flow_name, call.flow_version, caller,
+                         called, utcnow(), self.speech_status(call.flow.language))
+        return call
 
     async def load_call(self, sid: str) -> LiveCall | None:
         """The call as the last instance to act on it left it: the copy of a media stream running

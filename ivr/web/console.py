@@ -224,10 +224,8 @@ def console_router(admin: FlowAdmin, accounts: Accounts, calls: CallStore, secur
             return JSONResponse({"error": f"no speech model for {flow.language} on this machine"},
                                 status_code=409)
         sid = "CAconsole" + secrets.token_hex(12)
-        call = gateway.new_call(sid, name, flow=flow, draft_yaml=str(body.get("yaml", "")))
-        store = gateway.store
-        store.later(store.calls.start_call, sid, name, "draft", f"console:{session.user.email}",
-                    "console", utcnow(), speech)
+        call = gateway.begin_call(sid, f"console:{session.user.email}", "console", name,
+                                  draft=(flow, str(body.get("yaml", ""))))
         # No TwiML plays the disclosure here, so the stream plays it first.
         call.pending = call.apply(ev.CallStarted(at=utcnow(), caller=f"console:{session.user.email}",
                                                  call_id=sid))

@@ -219,7 +219,7 @@ class _FallThroughRoute(APIRoute):
 
 
 def _fault_twiml(gateway: Gateway, twiml: TwimlBuilder, params: dict[str, str]) -> str:
-    flow = gateway.book.flows[gateway.book.for_number(params.get("To", ""))]
+    flow = gateway.flow_for_number(params.get("To", ""))
     person = people_to_ring(flow, flow.routing.person)
     return twiml.actions([ev.PlayPrompt(builtin(flow.language, "fault"), "fault", language=flow.language),
                           ev.HandOver(person, "fault", "Caller reached a person after a fault.")])
@@ -241,12 +241,7 @@ def transfer_taken(status: str, bridged: str, accepted: bool) -> bool:
 
 
 async def _new_call(gateway: Gateway, sid: str, params: dict[str, str]) -> LiveCall:
-    called = params.get("To", "")
-    call = gateway.new_call(sid, gateway.book.for_number(called))
-    store = gateway.store
-    store.later(store.calls.start_call, sid, call.flow_name, call.flow_version, params.get("From", ""),
-                called, utcnow(), gateway.speech_status(call.flow.language))
-    return call
+    return gateway.begin_call(sid, params.get("From", ""), params.get("To", ""))
 
 
 def _note_dial(gateway: Gateway, call: LiveCall, decision: object) -> None:
