@@ -14,7 +14,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, insert, select, text, update
+from sqlalchemy import Engine, create_engine, event, func, insert, select, text, update
 from sqlalchemy.engine import make_url
 
 from ivr.store.migrate import upgrade
@@ -143,9 +143,12 @@ class CallStore:
         return self.find_calls(limit=limit)
 
     def find_calls(self, since: dt.datetime | None = None, until: dt.datetime | None = None,
-                   limit: int | None = None, **equal: str) -> list[dict[str, Any]]:
+                   limit: int | None = None, said: str = "", caller: str = "",
+                   **equal: str) -> list[dict[str, Any]]:
         """Calls started in [since, until), newest first, filtered in SQL (`equal`: column =
-        value, e.g. flow, outcome, transfer_reason), so any period is complete however old."""
+        value, e.g. flow, outcome, transfer_reason), so any period is complete however old.
+        `said`: words anywhere in the transcript or the summary (any case); `caller`: part of
+        the caller's number."""
         query = select(calls)
         if since is not None:
             query = query.where(calls.c.started_at >= since)
@@ -153,6 +156,14 @@ class CallStore:
             query = query.where(calls.c.started_at < until)
         for column, value in equal.items():
             query = query.where(calls.c[column] == value)
+        if caller:
+            query = query.where(calls.c.caller.contains(caller, autoescape=True))
+        if said:
+            words = said.lower()
+            in_transcript = select(call_events.c.call_sid).where(
+                func.lower(call_events.c.text).contains(words, autoescape=True))
+            query = query.where(calls.c.sid.in_(in_transcript)
+                                | func.lower(calls.c.summary).contains(words, autoescape=True))
         query = query.order_by(calls.c.started_at.desc())
         if limit is not None:
             query = query.limit(limit)

@@ -101,3 +101,56 @@ def test_an_old_period_is_complete_behind_thousands_of_newer_calls(store: CallSt
     assert len(filter_calls(store, {"flow": "plumbing"}, limit=20)) == 20
     figures = dashboard_figures(store, T0 - dt.timedelta(days=61))
     assert figures["calls"] == 5_020 and figures["voicemail"] == 10
+
+
+def test_calls_are_found_by_words_said_and_by_part_of_the_caller_number(store: CallStore) -> None:
+    from ivr.web.dashboard import filter_calls
+
+    store.start_call("CA1", "plumbing", "v1", "+15550001111", "+2", T0, "vosk")
+    store.start_call("CA2", "plumbing", "v1", "+15550002222", "+2", T0 + dt.timedelta(minutes=1), "vosk")
+    store.start_call("CA3", "korean", "v1", "+8210555503", "+2", T0 + dt.timedelta(minutes=2), "vosk")
+    def said(text: str) -> list[dict[str, object]]:
+        return [{"at": T0, "kind": "turn", "speaker": "caller", "text": text, "data": {}}]
+
+    store.add_events("CA1", said("My BOILER is leaking"))
+    store.add_events("CA3", said("영업 시간"))
+    store.update_call("CA2", summary="Caller asked about a boiler service; 100% sure")
+    assert [c["sid"] for c in filter_calls(store, {"q": "boiler"})] == ["CA2", "CA1"]  # newest first
+    assert [c["sid"] for c in filter_calls(store, {"q": "시간"})] == ["CA3"]
+    assert filter_calls(store, {"q": "100%"})[0]["sid"] == "CA2"  # % is a character, not a wildcard
+    assert filter_calls(store, {"q": "1_0"}) == []
+    assert [c["sid"] for c in filter_calls(store, {"caller": "0002"})] == ["CA2"]
+    assert [c["sid"] for c in filter_calls(store, {"q": "boiler", "caller": "1111"})] == ["CA1"]
+
+
+def test_dashboard_figures_are_counted_by_the_database(store: CallStore) -> None:
+    from sqlalchemy import insert
+
+    from ivr.store.tables import calls
+    from ivr.web.dashboard import dashboard_figures
+
+    def row(i: int, minutes: int, outcome: str | None, **more: object) -> dict[str, object]:
+        empty = dict.fromkeys(("transfer_reason", "time_to_human_s", "ended_at", "disclosure_done_s"))
+        return {"sid": f"CA{i}", "flow": "plumbing", "flow_version": "v1", "caller": "+1", "called": "+2",
+                "started_at": T0 + dt.timedelta(minutes=minutes), "outcome": outcome, "signals": [],
+                **empty, **more}
+
+    rows = [row(1, 0, "transferred", transfer_reason="requested", time_to_human_s=4.0),
+            row(2, 1, "transferred", transfer_reason="distress", time_to_human_s=10.0),
+            row(3, 2, "transferred", transfer_reason="requested", time_to_human_s=6.0),
+            row(4, 3, "transferred", transfer_reason="requested", time_to_human_s=20.0),
+            # hung up 12 s in, 5 s after a 7 s disclosure: an early hang-up; the next is not
+            row(5, 4, "hung up", ended_at=T0 + dt.timedelta(minutes=4, seconds=12), disclosure_done_s=7.0),
+            row(6, 5, "hung up", ended_at=T0 + dt.timedelta(minutes=5, seconds=40), disclosure_done_s=7.0),
+            row(7, 24 * 60 + 1, None),  # the next day, still in progress
+            row(8, -60, "answered")]  # before the period
+    with store.engine.begin() as conn:
+        conn.execute(insert(calls), rows)
+    figures = dashboard_figures(store, T0)
+    assert figures["calls"] == 7 and figures["transferred"] == 4
+    assert figures["outcomes"]["in progress"] == 1 and figures["outcomes"]["hung up"] == 2
+    assert figures["reasons"]["requested"] == 3 and figures["reasons"]["distress"] == 1
+    assert figures["to_human_median"] == 8.0 and figures["to_human_p90"] == 10.0  # 4 6 10 20
+    assert figures["early_hangups"] == 1
+    day = T0.date()
+    assert figures["per_day"] == [(day.isoformat(), 6), ((day + dt.timedelta(days=1)).isoformat(), 1)]
