@@ -40,12 +40,15 @@ class _Out:
     def update(self, **changes: Any) -> None:
         self.state = replace(self.state, **changes)
 
-    def say(self, text: str, audio: str | None = None, prompt_id: str | None = None) -> ev.PlayPrompt:
+    def say(self, text: str, audio: str | None = None, prompt_id: str | None = None,
+            **meta: str) -> ev.PlayPrompt:
+        """Play a prompt; `meta` goes on its transcript line (e.g. miss="no_match")."""
         if prompt_id is None:
             prompt_id = f"p{self.state.prompt_count + 1}"
             self.update(prompt_count=self.state.prompt_count + 1)
         action = ev.PlayPrompt(text=text, prompt_id=prompt_id, audio=audio, language=self.language)
-        self.emit(action)
+        self.actions.append(action)
+        self.turn("system", action.text, **meta)
         return action
 
     def emit(self, action: ev.Action) -> None:
@@ -232,7 +235,7 @@ class Engine:
         if misses >= MISSES_BEFORE_PERSON:
             self._transfer(out, "not understood", f"{misses} misses in a row")
             return
-        out.say(builtin(self.flow.language, kind))
+        out.say(builtin(self.flow.language, kind), miss=kind)  # where callers struggle, by step
         self._repeat(out)
 
     # ---- steps -------------------------------------------------------------------------
@@ -329,7 +332,7 @@ class Engine:
         staff = staff if summary_language(staff) else "en-US"  # lint warns about this
         summary = summarize(out.state, reason, detail, staff)
         out.emit(ev.HandOver(people_to_ring(flow, name), reason, summary, detail, staff))
-        out.turn("system", f"[transfer to {people.label}: {reason}]")
+        out.turn("system", f"[transfer to {people.label}: {reason}]", handover=reason)
         out.update(mode="transferring", outcome="transferred", transfer_reason=reason,
                    transferred_to=name)
 

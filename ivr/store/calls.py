@@ -14,7 +14,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, func, insert, select, text, update
+from sqlalchemy import Engine, Select, create_engine, event, func, insert, select, text, update
 from sqlalchemy.engine import make_url
 
 from ivr.store.migrate import upgrade
@@ -97,7 +97,7 @@ class CallStore:
     def add_events(self, sid: str, rows: Sequence[dict[str, Any]]) -> None:
         if rows:
             with self.engine.begin() as conn:
-                conn.execute(insert(call_events), [{"call_sid": sid, **row} for row in rows])
+                conn.execute(insert(call_events), [{"call_sid": sid, "step": None, **row} for row in rows])
 
     def add_voicemail(self, sid: str, **fields: Any) -> None:
         with self.engine.begin() as conn:
@@ -144,12 +144,15 @@ class CallStore:
 
     def find_calls(self, since: dt.datetime | None = None, until: dt.datetime | None = None,
                    limit: int | None = None, said: str = "", caller: str = "",
-                   **equal: str) -> list[dict[str, Any]]:
+                   within: Select[Any] | None = None, **equal: str) -> list[dict[str, Any]]:
         """Calls started in [since, until), newest first, filtered in SQL (`equal`: column =
         value, e.g. flow, outcome, transfer_reason), so any period is complete however old.
         `said`: words anywhere in the transcript or the summary (any case); `caller`: part of
-        the caller's number."""
+        the caller's number; `within`: a query of call sids to keep (e.g. the calls behind a
+        figure of the struggle view)."""
         query = select(calls)
+        if within is not None:
+            query = query.where(calls.c.sid.in_(within))
         if since is not None:
             query = query.where(calls.c.started_at >= since)
         if until is not None:

@@ -47,6 +47,8 @@ call_events = Table(
     Column("speaker", String(10)),
     Column("text", Text),
     Column("data", JSON, default=dict),
+    # where in the flow (a column, not only in `data`: the struggle figures group by it)
+    Column("step", String(200), index=True),
 )
 
 callbacks = Table(

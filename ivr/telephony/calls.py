@@ -157,7 +157,8 @@ def mask_cards(text: str) -> str:
 
 def _row(kind: str, speaker: str | None, text: str, at: dt.datetime | None = None,
          **data: Any) -> dict[str, Any]:
-    return {"at": at or utcnow(), "kind": kind, "speaker": speaker, "text": text, "data": data}
+    return {"at": at or utcnow(), "kind": kind, "speaker": speaker, "text": text, "data": data,
+            "step": data.get("step") or None}
 
 
 class CallRegistry:

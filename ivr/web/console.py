@@ -15,6 +15,7 @@ from typing import Any
 from fastapi import APIRouter, Form, HTTPException, Request, Response, UploadFile, WebSocket
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
+from markupsafe import Markup
 
 from ivr.errors import FlowError
 from ivr.flow import events as ev
@@ -24,7 +25,9 @@ from ivr.web.auth import Accounts, AuthError, LoginLimiter, Session
 from ivr.web.dashboard import dashboard_figures, filter_calls
 from ivr.web.flow_admin import FlowAdmin, PublishRefused
 from ivr.web.flow_form import apply_form, form_fields
+from ivr.web.flow_map import flow_map_svg
 from ivr.web.prompts_upload import UploadError, save_prompt
+from ivr.web.struggle import FIGURES, calls_matching, overlay, step_figures
 from ivr.web.try_call import try_call
 
 HERE = Path(__file__).resolve().parent
@@ -116,8 +119,9 @@ def console_router(admin: FlowAdmin, accounts: Accounts, calls: CallStore, secur
             raise HTTPException(404)
         row = admin.versions.get(name, version) if version else admin.versions.latest(name)
         assert row is not None
-        _, problems = admin.check(name, row["yaml"])
+        shown, problems = admin.check(name, row["yaml"])
         return page(request, "flow.html", session, name=name, row=row, problems=problems,
+                    flow_map=Markup(flow_map_svg(shown or flow, problems)),
                     versions=admin.versions.versions(name), flow=flow,
                     steps=[sid for sid, s in flow.steps.items() if hasattr(s, "audio")],
                     speech=admin.gateway.speech_status(flow.language))
@@ -196,6 +200,15 @@ def console_router(admin: FlowAdmin, accounts: Accounts, calls: CallStore, secur
         return JSONResponse([{"line": p.line, "severity": p.severity, "message": p.message}
                              for p in problems])
 
+    @router.post("/api/map")
+    async def flow_map(request: Request) -> JSONResponse:
+        current(request, "flows")
+        body = await request.json()
+        flow, problems = admin.check(str(body.get("name", "draft")), str(body.get("yaml", "")))
+        if flow is None:  # the page keeps the last map it could draw
+            return JSONResponse({"svg": None, "problems": len(problems)})
+        return JSONResponse({"svg": flow_map_svg(flow, problems), "problems": len(problems)})
+
     @router.post("/api/try")
     async def try_it(request: Request) -> JSONResponse:
         current(request, "flows")
@@ -271,12 +284,35 @@ def console_router(admin: FlowAdmin, accounts: Accounts, calls: CallStore, secur
 
     # ---- calls -------------------------------------------------------------------------
 
+    def behind_figure(filters: dict[str, str]) -> Any:
+        """The struggle view's drill-down: the calls behind one figure of one step."""
+        if not (filters.get("step") and filters.get("figure") and filters.get("flow")):
+            return None
+        try:
+            return calls_matching(calls, filters["flow"], _since(filters.get("days")), filters["step"],
+                                  filters["figure"])
+        except ValueError as exc:
+            raise HTTPException(400, str(exc)) from None
+
     @router.get("/calls", response_class=HTMLResponse)
     async def call_list(request: Request) -> HTMLResponse:
         session = current(request, "calls")
         filters = dict(request.query_params)
-        return page(request, "calls.html", session, calls=filter_calls(calls, filters), filters=filters,
+        found = filter_calls(calls, filters, within=behind_figure(filters))
+        return page(request, "calls.html", session, calls=found, filters=filters,
                     flows=admin.gateway.flow_names())
+
+    @router.get("/flows/{name}/struggle", response_class=HTMLResponse)
+    async def struggle(request: Request, name: str, days: int = 7) -> HTMLResponse:
+        session = current(request, "calls")
+        flow = admin.gateway.live_flow(name)
+        if flow is None:
+            raise HTTPException(404)
+        figures = step_figures(calls, name, _since(str(days)))
+        rows = [(sid, figures.get(sid)) for sid in flow.steps] + \
+               [(sid, f) for sid, f in figures.items() if sid not in flow.steps]  # steps since removed
+        return page(request, "struggle.html", session, name=name, flow=flow, days=days, rows=rows,
+                    figure_names=FIGURES, map=Markup(flow_map_svg(flow, traffic=overlay(figures))))
 
     @router.get("/calls.csv")
     async def call_csv(request: Request) -> Response:
@@ -286,7 +322,8 @@ def console_router(admin: FlowAdmin, accounts: Accounts, calls: CallStore, secur
                   "transfer_reason", "transferred_to", "answered_by", "time_to_human_s", "summary"]
         writer = csv.DictWriter(out, fields, extrasaction="ignore")
         writer.writeheader()
-        writer.writerows(filter_calls(calls, dict(request.query_params)))
+        filters = dict(request.query_params)
+        writer.writerows(filter_calls(calls, filters, limit=100_000, within=behind_figure(filters)))
         return Response(out.getvalue(), media_type="text/csv",
                         headers={"Content-Disposition": "attachment; filename=calls.csv"})
 
@@ -311,7 +348,7 @@ def console_router(admin: FlowAdmin, accounts: Accounts, calls: CallStore, secur
     async def dashboard(request: Request, days: int = 7) -> HTMLResponse:
         session = current(request, "calls")
         since = dt.datetime.now(dt.UTC) - dt.timedelta(days=max(1, min(days, 366)))
-        return page(request, "dashboard.html", session, days=days,
+        return page(request, "dashboard.html", session, days=days, flows=admin.gateway.flow_names(),
                     figures=dashboard_figures(calls, since))
 
     @router.get("/callbacks", response_class=HTMLResponse)
@@ -327,3 +364,8 @@ def console_router(admin: FlowAdmin, accounts: Accounts, calls: CallStore, secur
 
     return router
 
+
+def _since(days: str | None) -> dt.datetime:
+    """The start of a period of `days` days (7 when not given), capped at a year."""
+    n = int(days) if days and days.isdigit() else 7
+    return dt.datetime.now(dt.UTC) - dt.timedelta(days=max(1, min(n, 366)))

@@ -16,7 +16,8 @@ REASONS = ("requested", "distress", "emergency", "not understood", "fault", "flo
 EARLY_HANGUP_S = 10.0
 
 
-def filter_calls(store: CallStore, filters: dict[str, str], limit: int = 500) -> list[dict[str, Any]]:
+def filter_calls(store: CallStore, filters: dict[str, str], limit: int = 500,
+                 within: Any = None) -> list[dict[str, Any]]:
     """Calls matching date (`from`, `to`: YYYY-MM-DD, UTC days), `flow`, `outcome`, `reason`,
     words said (`q`, transcript or summary) and part of the caller's number (`caller`)."""
     start = dt.date.fromisoformat(filters["from"]) if filters.get("from") else None
@@ -25,7 +26,7 @@ def filter_calls(store: CallStore, filters: dict[str, str], limit: int = 500) ->
              (("flow", "flow"), ("outcome", "outcome"), ("reason", "transfer_reason")) if filters.get(key)}
     return store.find_calls(since=_midnight(start), until=_midnight(end, 1), limit=limit,
                             said=filters.get("q", "").strip(), caller=filters.get("caller", "").strip(),
-                            **equal)
+                            within=within, **equal)
 
 
 def _midnight(day: dt.date | None, plus_days: int = 0) -> dt.datetime | None:
@@ -46,7 +47,7 @@ def dashboard_figures(store: CallStore, since: dt.datetime) -> dict[str, Any]:
             select(calls.c.transfer_reason, func.count())
             .where(period, calls.c.transfer_reason.is_not(None)).group_by(calls.c.transfer_reason)).all())
         to_human = _percentiles(conn, period, (0.5, 0.9))
-        on_line = _seconds_between(calls.c.started_at, calls.c.ended_at, dialect)
+        on_line = seconds_between(calls.c.started_at, calls.c.ended_at, dialect)
         early = conn.execute(select(func.count()).where(
             period, calls.c.outcome.in_(("hung up", "goodbye")), calls.c.ended_at.is_not(None),
             on_line - func.coalesce(calls.c.disclosure_done_s, 0) < EARLY_HANGUP_S)).scalar_one()
@@ -91,7 +92,7 @@ def _percentiles(conn: Connection, period: ColumnElement[bool],
     return out
 
 
-def _seconds_between(start: Any, end: Any, dialect: str) -> ColumnElement[Any]:
+def seconds_between(start: Any, end: Any, dialect: str) -> ColumnElement[Any]:
     if dialect == "postgresql":
         return func.extract("epoch", end - start)
     return (func.julianday(end) - func.julianday(start)) * 86400.0

@@ -7,14 +7,15 @@ import os
 from pathlib import Path
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import create_engine, inspect, select
+from sqlalchemy import create_engine, insert, select
 from sqlalchemy.engine import Engine, make_url
 
-from ivr.store.calls import CallStore, open_database
-from ivr.store.migrate import HERE, drop_everything, head_revision
-from ivr.store.tables import calls, metadata
+from ivr.store.calls import open_database
+from ivr.store.migrate import BASELINE, HERE, alembic_config, drop_everything, head_revision
+from ivr.store.tables import call_events, calls, metadata
 
 T0 = dt.datetime(2026, 11, 24, 10, 0, tzinfo=dt.UTC)
 
@@ -54,14 +55,21 @@ def test_a_fresh_database_is_migrated_to_the_newest_revision_with_no_drift(
 def test_a_database_made_before_migrations_keeps_its_rows(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'old.sqlite3'}"
     old = create_engine(url)
-    metadata.create_all(old)  # how every start built the schema before Alembic
-    CallStore(old).start_call("CA1", "plumbing", "v1", "+1555", "+1556", T0, "keypad-only")
+    with old.begin() as conn:  # the schema every start built before Alembic: the baseline's
+        command.upgrade(alembic_config(conn), BASELINE)
+        conn.exec_driver_sql("DROP TABLE alembic_version")
+        conn.execute(insert(calls).values(sid="CA1", flow="plumbing", flow_version="v1", caller="+1555",
+                                          called="+1556", started_at=T0))
+        conn.exec_driver_sql("INSERT INTO call_events (call_sid, at, kind, speaker, text, data) "
+                             "VALUES ('CA1', '2026-11-24 10:00:00', 'turn', 'caller', 'hours', "
+                             "'{\"step\": \"main\"}')")
     old.dispose()
     engine = open_database(url)
-    assert "alembic_version" in inspect(engine).get_table_names()
     with engine.connect() as conn:
         assert MigrationContext.configure(conn).get_current_revision() == head_revision()
         assert conn.execute(select(calls.c.sid)).scalars().all() == ["CA1"]
+        # 0002 moved each event's step out of its data into a column of its own
+        assert conn.execute(select(call_events.c.step)).scalars().all() == ["main"]
 
 
 def test_migrations_ship_with_the_package() -> None:

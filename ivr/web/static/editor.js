@@ -44,6 +44,23 @@
     // Publishing works on the saved version; unsaved edits must be saved (and clean) first.
     publish.disabled = badLines.size > 0 || area.dataset.dirty === "1" || publish.dataset.live === "1";
     paint();
+    redraw();
+  }
+
+  // The map follows the draft; while the YAML does not load, the last map stays, marked stale.
+  const map = document.getElementById("flow-map");
+  const mapNote = document.getElementById("map-note");
+  async function redraw() {
+    if (!map) return;
+    const reply = await post("/console/api/map", {name, yaml: area.value});
+    if (reply.svg) {
+      map.innerHTML = reply.svg;
+      map.classList.remove("stale");
+      mapNote.textContent = "boxes are steps, arrows are what callers say or press; it follows the draft as you type";
+    } else {
+      map.classList.add("stale");
+      mapNote.textContent = "the draft does not load: the map shows the last version that did";
+    }
   }
   area.addEventListener("input", () => {
     area.dataset.dirty = "1";
