@@ -5,15 +5,18 @@ Server-rendered HTML (Jinja2), a little plain JavaScript for the editor; no buil
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import datetime as dt
 import io
+import json
 import secrets
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Form, HTTPException, Request, Response, UploadFile, WebSocket
-from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, StreamingResponse
 from fastapi.templating import Jinja2Templates
 from markupsafe import Markup
 
@@ -26,12 +29,14 @@ from ivr.web.dashboard import dashboard_figures, filter_calls
 from ivr.web.flow_admin import FlowAdmin, PublishRefused
 from ivr.web.flow_form import apply_form, form_fields
 from ivr.web.flow_map import flow_map_svg
+from ivr.web.live_now import calls_in_progress
 from ivr.web.prompts_upload import UploadError, save_prompt
 from ivr.web.struggle import FIGURES, calls_matching, overlay, step_figures
 from ivr.web.try_call import try_call
 
 HERE = Path(__file__).resolve().parent
 COOKIE = "ivr_session"
+LIVE_EVERY_S = 1.0  # how often the live page is brought up to date
 templates = Jinja2Templates(directory=str(HERE / "templates"))
 
 
@@ -301,6 +306,25 @@ def console_router(admin: FlowAdmin, accounts: Accounts, calls: CallStore, secur
         found = filter_calls(calls, filters, within=behind_figure(filters))
         return page(request, "calls.html", session, calls=found, filters=filters,
                     flows=admin.gateway.flow_names())
+
+    @router.get("/live", response_class=HTMLResponse)
+    async def live_page(request: Request) -> HTMLResponse:
+        session = current(request, "calls")
+        return page(request, "live.html", session, rows=await asyncio.to_thread(calls_in_progress, calls))
+
+    @router.get("/live/events")
+    async def live_events(request: Request) -> StreamingResponse:
+        """Server-sent events: the calls in progress, every second, while the page is open."""
+        current(request, "calls")
+
+        async def stream() -> AsyncIterator[str]:
+            while not await request.is_disconnected():
+                rows = await asyncio.to_thread(calls_in_progress, calls)
+                yield f"data: {json.dumps(rows, ensure_ascii=False)}\n\n"
+                await asyncio.sleep(LIVE_EVERY_S)
+
+        return StreamingResponse(stream(), media_type="text/event-stream",
+                                 headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
 
     @router.get("/flows/{name}/struggle", response_class=HTMLResponse)
     async def struggle(request: Request, name: str, days: int = 7) -> HTMLResponse:

@@ -80,7 +80,7 @@ def test_forged_signatures_are_refused(running: RunningGateway, twilio: TwilioSi
 
 
 def test_forged_websocket_handshake_is_refused(twilio: TwilioSimulator, running: RunningGateway) -> None:
-    from ivr.telephony.twilio import simulator
+    import testkit.twilio_simulator as simulator
 
     call = simulator.SimulatedCall(sid="CAforgedstream")
     stream_run = simulator._CallRun(twilio, call, [], OPEN_NUMBER, "+1555", DialPlan(), None, forge=True)

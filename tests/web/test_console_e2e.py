@@ -6,35 +6,18 @@ go to test-artifacts/console/."""
 from __future__ import annotations
 
 import asyncio
-import shutil
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, expect
 
 from testkit.local_gateway import RunningGateway
 from testkit.twilio_simulator import HangUp, Listen, Press, TwilioSimulator
-from tests.web.conftest import PASSWORD, TOKEN, artifacts
+from tests.web.conftest import PASSWORD, TOKEN, shot
 
 pytestmark = pytest.mark.slow
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 NEW_MENU = "새 메뉴입니다. 예약은 1번, 요금은 2번, 영업시간은 3번을 누르세요."
 OLD_MENU = "예약은 예약 또는 1번, 요금 안내는 요금 또는 2번, 영업시간은 시간 또는 3번을 말씀하세요."
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-            "--disable-background-networking", "--disable-component-update", "--disable-sync"])
-        yield browser
-        browser.close()
-
-
-def _shot(page: Page, name: str) -> None:
-    page.screenshot(path=str(artifacts() / f"{name}.png"), full_page=True)
 
 
 def _call(console: RunningGateway) -> str:
@@ -57,7 +40,7 @@ def _system_turns(console: RunningGateway, sid: str) -> list[str]:
 def test_edit_publish_call_roll_back_review(console: RunningGateway, browser: Browser) -> None:
     page = browser.new_page(base_url=console.base_url, viewport={"width": 1400, "height": 1000})
     page.goto("/console/login")
-    _shot(page, "login")
+    shot(page, "login")
     page.fill("input[name=email]", "owner@example.com")
     page.fill("input[name=password]", PASSWORD)
     page.click("button:has-text('Log in')")
@@ -66,7 +49,7 @@ def test_edit_publish_call_roll_back_review(console: RunningGateway, browser: Br
 
     page.goto("/console/flows")
     expect(page.locator("table")).to_contain_text("한빛 미용실")
-    _shot(page, "flows")
+    shot(page, "flows")
     page.click("text=한빛 미용실")
     editor = page.locator("#yaml")
     original = editor.input_value()
@@ -79,7 +62,7 @@ def test_edit_publish_call_roll_back_review(console: RunningGateway, browser: Br
     page.click("#save")
     expect(page.locator("#problems")).to_contain_text("must say the line is automated")
     expect(page.locator("#publish")).to_be_disabled()
-    _shot(page, "flow-lint-error")
+    shot(page, "flow-lint-error")
     # The server refuses too, whatever the page does.
     version = page.locator("input[name=version]").first.input_value()
     refused = page.evaluate("""async (v) => {
@@ -99,7 +82,7 @@ def test_edit_publish_call_roll_back_review(console: RunningGateway, browser: Br
     expect(page.locator("#publish")).to_be_enabled()
     page.click("#publish")
     expect(page.locator("h1")).to_contain_text("(published)")
-    _shot(page, "flow-published")
+    shot(page, "flow-published")
 
     new_sid = _call(console)
     assert NEW_MENU in _system_turns(console, new_sid)
@@ -114,14 +97,14 @@ def test_edit_publish_call_roll_back_review(console: RunningGateway, browser: Br
     # The call is in the list, with its transcript; the dashboard counted it.
     page.goto("/console/calls")
     expect(page.locator("#call-list")).to_contain_text("korean")
-    _shot(page, "calls")
+    shot(page, "calls")
     page.goto(f"/console/calls/{new_sid}")
     expect(page.locator(".timeline")).to_contain_text(NEW_MENU)
     expect(page.locator(".timeline")).to_contain_text("[key 3]")
-    _shot(page, "call-detail")
+    shot(page, "call-detail")
     page.goto("/console/dashboard")
     assert int(page.inner_text("#calls-total")) == calls_before + 2
-    _shot(page, "dashboard")
+    shot(page, "dashboard")
     page.goto("/console/audit")
     expect(page.locator("main")).to_contain_text("roll back to v1")
-    _shot(page, "audit")
+    shot(page, "audit")
