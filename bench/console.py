@@ -38,6 +38,10 @@ SAID = ["opening hours", "how much is a cut", "I want a booking", "agent", "what
 PAGES = [
     ("dashboard, 7 days", "/console/dashboard?days=7"),
     ("dashboard, 90 days", "/console/dashboard?days=90"),
+    ("map + struggle overlay, 7 days", "/console/flows/korean/struggle?days=7"),
+    ("map + struggle overlay, 90 days", "/console/flows/korean/struggle?days=90"),
+    ("calls behind a struggle figure", "/console/calls?flow=korean&step=main&figure=misses&days=7"),
+    ("live now", "/console/live"),
     ("calls list (newest 500)", "/console/calls"),
     ("calls list, one flow and outcome", "/console/calls?flow=korean&outcome=transferred"),
     ("calls list, one old day", "/console/calls?from={old}&to={old}"),
@@ -73,8 +77,14 @@ def generate(url: str, n: int, now: dt.datetime) -> None:
             for k in range(8):
                 speaker = "system" if k % 2 == 0 else "caller"
                 text = "Welcome to the line." if speaker == "system" else rng.choice(SAID)
+                step = "main" if k < 4 else rng.choice(STEPS)
+                data: dict[str, str] = {"step": step}
+                if speaker == "system" and k and rng.random() < 0.15:
+                    data["miss"] = rng.choice(["no_match", "no_input"])
+                if k == 7 and reason:
+                    data["handover"] = reason
                 event_rows.append({"call_sid": sid, "at": at + dt.timedelta(seconds=k * 3), "kind": "turn",
-                                   "speaker": speaker, "text": text, "data": {"step": rng.choice(STEPS)}})
+                                   "speaker": speaker, "text": text, "data": data, "step": step})
         with engine.begin() as conn:
             conn.execute(insert(calls), call_rows)
             conn.execute(insert(call_events), event_rows)

@@ -271,6 +271,13 @@ class CallSession:
             if not result.text and utterance.duration_ms < MIN_NOISE_MS:
                 await self._prompts_done()  # a click or a cough: keep waiting, re-arm the timer
                 return
+            if result.text:
+                # What a partial result would have said, had the turn not ended first (quick
+                # end-pointing finalises before Vosk's partial catches up): a plain request for a
+                # person is honoured as asked, before the voice's loudness is judged.
+                await self._caller_event(ev.Heard(result.text, 0.0, final=False, at=utcnow()))
+                if self.terminal is not None:
+                    return
             loud = speech.baseline.judge(utterance)
             await self._caller_event(ev.CallerLoud(loud.db_over, at=utcnow(), against=loud.against,
                                                    clipped=loud.clipped))

@@ -42,6 +42,7 @@ def test_a_fresh_database_is_migrated_to_the_newest_revision_with_no_drift(
     url = urls[0] if which == "sqlite" else urls[1]
     raw = _raw_engine(url)
     drop_everything(raw)
+    raw.dispose()
     engine = open_database(url)
     with engine.connect() as conn:
         context = MigrationContext.configure(conn)

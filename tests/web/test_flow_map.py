@@ -24,7 +24,7 @@ def test_steps_are_laid_out_by_distance_from_the_start() -> None:
 def test_choices_are_arrows_labelled_with_a_phrase_and_the_key() -> None:
     flow = load_flow(FLOWS_DIR / "korean.yaml")
     labels = {(e.source, e.target): e.label for e in edges(flow)}
-    assert labels[("main", "hours")] == "시간 +1 · 3"  # 시간, 영업 시간; key 3
+    assert labels[("main", "hours")] == "시간 · 3"  # phrase 시간, key 3
     assert ("hours", "main") not in labels  # "anything else? yes" back to the start: the legend says it
     svg = flow_map_svg(flow)
     assert "a person word or 0, two misses in a row, or distress → 상담원" in svg
