@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import sys
 from collections.abc import Iterator, Sequence
@@ -119,19 +118,12 @@ def _load_or_report(path: Path) -> Flow | None:
         return None
 
 
-def call_time(flow: Flow, at: str | None) -> dt.datetime:
-    """The call's time: `--at` (naive means the business's clock) or now."""
-    if at is None:
-        return dt.datetime.now(dt.UTC)
-    parsed = dt.datetime.fromisoformat(at)
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=ZoneInfo(flow.timezone))
-
-
 def _call(args: argparse.Namespace) -> int:
     flow = _load_or_report(args.flow)
     if flow is None:
         return 1
     if args.twilio:
+        from ivr.terminal import call_time
         from testkit.twilio_terminal import run_terminal_call
 
         if args.at:
@@ -139,7 +131,7 @@ def _call(args: argparse.Namespace) -> int:
                   f"(now {call_time(flow, None).astimezone(ZoneInfo(flow.timezone)):%a %H:%M} "
                   f"on the business's clock)", file=sys.stderr)
         return run_terminal_call(args)
-    from ivr.terminal import TerminalCall
+    from ivr.terminal import TerminalCall, call_time
 
     try:
         at = call_time(flow, args.at)

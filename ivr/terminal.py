@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Iterator
 from typing import TextIO
+from zoneinfo import ZoneInfo
 
 from ivr.flow import events as ev
 from ivr.flow.engine import Engine
@@ -99,3 +100,12 @@ class TerminalCall:
               + (f", reason: {state.transfer_reason}" if state.transfer_reason else "") + ") ---\n")
         for turn in state.turns:
             write(f"{turn.speaker:>7}: {turn.text}\n")
+
+
+def call_time(flow: Flow, at: str | None) -> dt.datetime:
+    """A tried call's time: `at` in ISO 8601 (naive means the business's clock), or now. The
+    terminal's `--at` and the console's try-it both read it here."""
+    if not at:
+        return dt.datetime.now(dt.UTC)
+    parsed = dt.datetime.fromisoformat(at)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=ZoneInfo(flow.timezone))

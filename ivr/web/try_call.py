@@ -6,22 +6,16 @@ the server.
 
 from __future__ import annotations
 
-import datetime as dt
-from zoneinfo import ZoneInfo
-
 from ivr.flow import events as ev
 from ivr.flow.engine import Engine
 from ivr.flow.model import Flow
 from ivr.flow.state import CallState
-from ivr.terminal import parse_line
+from ivr.terminal import call_time, parse_line
 
 
 def try_call(flow: Flow, inputs: list[str], at: str | None = None) -> list[dict[str, str]]:
     """What the caller would hear and what would happen, line by line."""
-    when = dt.datetime.now(dt.UTC)
-    if at:
-        parsed = dt.datetime.fromisoformat(at)
-        when = parsed if parsed.tzinfo else parsed.replace(tzinfo=ZoneInfo(flow.timezone))
+    when = call_time(flow, at)
     engine = Engine(flow)
     state, actions = engine.start(ev.CallStarted(at=when, caller="console", call_id="try"))
     lines = _show(actions)
