@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections import Counter
 from typing import Any
 
-from sqlalchemy import Date, cast, func, select
+from sqlalchemy import Date, and_, case, cast, func, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -36,60 +37,58 @@ def _midnight(day: dt.date | None, plus_days: int = 0) -> dt.datetime | None:
 
 
 def dashboard_figures(store: CallStore, since: dt.datetime) -> dict[str, Any]:
-    """Counts and times for calls started since `since`, counted by the database (GROUP BY and
-    ORDER BY on indexed columns): the page costs the same with 100,000 calls as with 100."""
+    """Counts and times for calls started since `since`, counted by the database (GROUP BY over
+    the started_at index), never by loading the calls themselves."""
     period = calls.c.started_at >= since
     dialect = store.engine.dialect.name
+    on_line = seconds_between(calls.c.started_at, calls.c.ended_at, dialect)
+    early = case((and_(calls.c.outcome.in_(("hung up", "goodbye")), calls.c.ended_at.is_not(None),
+                       on_line - func.coalesce(calls.c.disclosure_done_s, 0) < EARLY_HANGUP_S), 1), else_=0)
+    day = _utc_day(calls.c.started_at, dialect)
+    outcomes: Counter[str] = Counter()
+    reasons: Counter[str] = Counter()
+    days: Counter[str] = Counter()
+    early_hangups = 0
     with store.engine.connect() as conn:
-        outcomes = {outcome or "in progress": n for outcome, n in conn.execute(
-            select(calls.c.outcome, func.count()).where(period).group_by(calls.c.outcome))}
-        reasons: dict[str, int] = dict(conn.execute(
-            select(calls.c.transfer_reason, func.count())
-            .where(period, calls.c.transfer_reason.is_not(None)).group_by(calls.c.transfer_reason)).all())
+        # Two passes over the period, each grouped into a handful of rows: outcome and reason
+        # (with the early hang-ups summed alongside), and calls per day.
+        for outcome, reason, n, quick in conn.execute(
+                select(calls.c.outcome, calls.c.transfer_reason, func.count(), func.sum(early))
+                .where(period).group_by(calls.c.outcome, calls.c.transfer_reason)):
+            outcomes[outcome or "in progress"] += n
+            if reason:
+                reasons[reason] += n
+            early_hangups += int(quick or 0)
+        for when, n in conn.execute(select(day, func.count()).where(period).group_by(day)):
+            days[str(when)] += n
         to_human = _percentiles(conn, period, (0.5, 0.9))
-        on_line = seconds_between(calls.c.started_at, calls.c.ended_at, dialect)
-        early = conn.execute(select(func.count()).where(
-            period, calls.c.outcome.in_(("hung up", "goodbye")), calls.c.ended_at.is_not(None),
-            on_line - func.coalesce(calls.c.disclosure_done_s, 0) < EARLY_HANGUP_S)).scalar_one()
-        day = _utc_day(calls.c.started_at, dialect)
-        per_day = [(str(d), n) for d, n in conn.execute(
-            select(day, func.count()).where(period).group_by(day).order_by(day))]
     return {
         "calls": sum(outcomes.values()),
         "answered": outcomes.get("answered", 0) + outcomes.get("goodbye", 0),
         "transferred": outcomes.get("transferred", 0),
         "voicemail": outcomes.get("voicemail", 0),
-        "outcomes": outcomes,
+        "outcomes": dict(outcomes),
         "reasons": {reason: reasons.get(reason, 0) for reason in REASONS},
-        "early_hangups": early,
+        "early_hangups": early_hangups,
         "to_human_median": to_human[0],
         "to_human_p90": to_human[1],
         "callbacks_waiting": len(store.open_callbacks()),
-        "per_day": per_day,
+        "per_day": sorted(days.items()),
     }
 
 
 def _percentiles(conn: Connection, period: ColumnElement[bool],
                  quantiles: tuple[float, ...]) -> list[float | None]:
     """Time to a person at each quantile (the median of an even count: the two middle ones'
-    mean), one indexed ORDER BY ... OFFSET each instead of fetching every value."""
+    mean). One query for the one column: an ORDER BY ... OFFSET per quantile sorted the period
+    again each time (1 s at 100,000 calls against 40 ms)."""
     column = calls.c.time_to_human_s
-    where = (period, column.is_not(None))
-    n = conn.execute(select(func.count()).where(*where)).scalar_one()
+    values = sorted(conn.execute(select(column).where(period, column.is_not(None))).scalars())
+    n = len(values)
     if not n:
         return [None for _ in quantiles]
-
-    def at(index: int) -> float:
-        return float(conn.execute(select(column).where(*where).order_by(column).offset(index).limit(1))
-                     .scalar_one())
-
-    out: list[float | None] = []
-    for q in quantiles:
-        if q == 0.5:
-            out.append((at((n - 1) // 2) + at(n // 2)) / 2)
-        else:
-            out.append(at(int(q * (n - 1))))
-    return out
+    return [(values[(n - 1) // 2] + values[n // 2]) / 2 if q == 0.5 else values[int(q * (n - 1))]
+            for q in quantiles]
 
 
 def seconds_between(start: Any, end: Any, dialect: str) -> ColumnElement[Any]:
