@@ -10,7 +10,7 @@ import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import create_engine, insert, select
+from sqlalchemy import create_engine, insert, inspect, select
 from sqlalchemy.engine import Engine, make_url
 
 from ivr.store.calls import open_database
@@ -71,6 +71,22 @@ def test_a_database_made_before_migrations_keeps_its_rows(tmp_path: Path) -> Non
         assert conn.execute(select(calls.c.sid)).scalars().all() == ["CA1"]
         # 0002 moved each event's step out of its data into a column of its own
         assert conn.execute(select(call_events.c.step)).scalars().all() == ["main"]
+
+
+def test_a_database_older_than_the_baseline_gets_the_tables_it_lacks(tmp_path: Path) -> None:
+    # A database from before live-call state was shared: no live_calls table, no migrations.
+    url = f"sqlite:///{tmp_path / 'older.sqlite3'}"
+    old = create_engine(url)
+    with old.begin() as conn:
+        command.upgrade(alembic_config(conn), BASELINE)
+        conn.exec_driver_sql("DROP TABLE alembic_version")
+        conn.exec_driver_sql("DROP TABLE live_calls")
+    old.dispose()
+    engine = open_database(url)
+    assert "live_calls" in inspect(engine).get_table_names()
+    with engine.connect() as conn:
+        assert MigrationContext.configure(conn).get_current_revision() == head_revision()
+        assert compare_metadata(MigrationContext.configure(conn), metadata) == []
 
 
 def test_migrations_ship_with_the_package() -> None:
