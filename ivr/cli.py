@@ -9,6 +9,8 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from sqlalchemy.exc import ArgumentError, OperationalError
+
 from ivr.errors import ConfigError, FlowError
 from ivr.flow.lint import check_file
 from ivr.flow.loader import load_flow
@@ -27,7 +29,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:  # a bad IVR_* value: say which, not a traceback
         print(f"cannot run: {exc}", file=sys.stderr)
         return 1
+    except (OperationalError, ArgumentError) as exc:  # the database is unreachable or misnamed
+        cause = exc.orig if isinstance(exc, OperationalError) else exc
+        print(f"cannot open the database {_database_named()}: {str(cause).splitlines()[0]}", file=sys.stderr)
+        return 1
     return result
+
+
+def _database_named() -> str:
+    """IVR_DATABASE_URL as configured, its password hidden."""
+    import os
+
+    from sqlalchemy.engine import make_url
+
+    raw = os.environ.get("IVR_DATABASE_URL", "")
+    if not raw:
+        return "(the default SQLite file var/ivr.sqlite3)"
+    try:
+        return f"IVR_DATABASE_URL={make_url(raw).render_as_string(hide_password=True)}"
+    except ArgumentError:
+        return f"IVR_DATABASE_URL={raw!r}"
 
 
 def _parser() -> argparse.ArgumentParser:

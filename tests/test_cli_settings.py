@@ -25,3 +25,15 @@ def test_cluster_without_haproxy_says_how_to_get_it(monkeypatch: pytest.MonkeyPa
     monkeypatch.setenv("PATH", "/nonexistent")
     assert main(["cluster", "--instances", "1"]) == 1
     assert "haproxy is not installed" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv", [["db", "upgrade"], ["cleanup"]])
+@pytest.mark.parametrize("url", ["postgresql://ivr:secret@127.0.0.1:1/ivr", "nosuchdb://x"])
+def test_an_unreachable_or_misnamed_database_is_one_line(argv: list[str], url: str,
+                                                          monkeypatch: pytest.MonkeyPatch,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("IVR_DATABASE_URL", url)
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("cannot open the database IVR_DATABASE_URL=") and "Traceback" not in err
+    assert "secret" not in err and len(err.strip().splitlines()) == 1

@@ -91,19 +91,24 @@ class EndPointer:
         self.vad = VoiceActivity(end_ms)
         # 0 turns quick end-pointing off; it must come before the full silence to mean anything.
         self.quick_frames = quick_ms // FRAME_MS if 0 < quick_ms < end_ms else 0
-        self.in_utterance = False
         self._batch: list[bytes] = []
         self._audio: list[bytes] = []  # the utterance so far, for a resume
         self._tentative: SpeechResult | None = None  # a settle's result that was not an answer
 
+    @property
+    def in_utterance(self) -> bool:
+        """Between speech starting and the turn ending (the gate's own state: one truth)."""
+        return self.vad.speaking
+
     def push(self, pcm: bytes) -> Work | None:
         """One 20 ms frame of caller audio (16-bit PCM)."""
+        was_in_utterance = self.in_utterance  # the gate's state before this frame moves it
         gate = self.vad.frame(dbfs(pcm), peak(pcm))
-        if not self.in_utterance:
+        if not was_in_utterance:
             self.vad.preroll.append(pcm)
             if gate != "start":
                 return None
-            self.in_utterance, self._tentative = True, None
+            self._tentative = None
             self._audio = list(self.vad.preroll)
             self.vad.preroll.clear()
             return Begin(b"".join(self._audio))
@@ -130,7 +135,7 @@ class EndPointer:
         if isinstance(work, Settle) and result is not None:
             if settled_phrase(result.text, grammar):
                 self.vad.end_now()
-                self.in_utterance, self._audio, self._batch = False, [], []
+                self._audio, self._batch = [], []
                 return result
             self._tentative = result
         return None
@@ -143,7 +148,7 @@ class EndPointer:
 
     def _finish(self) -> Finish:
         known, self._tentative = self._tentative, None
-        self.in_utterance, self._audio = False, []
+        self._audio = []
         return Finish(b"" if known is not None else self._take(), known)
 
     def _take(self) -> bytes:

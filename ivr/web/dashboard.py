@@ -41,9 +41,8 @@ def dashboard_figures(store: CallStore, since: dt.datetime) -> dict[str, Any]:
     the started_at index), never by loading the calls themselves."""
     period = calls.c.started_at >= since
     dialect = store.engine.dialect.name
-    on_line = seconds_between(calls.c.started_at, calls.c.ended_at, dialect)
     early = case((and_(calls.c.outcome.in_(("hung up", "goodbye")), calls.c.ended_at.is_not(None),
-                       on_line - func.coalesce(calls.c.disclosure_done_s, 0) < EARLY_HANGUP_S), 1), else_=0)
+                       soon_after_disclosure(dialect)), 1), else_=0)
     day = _utc_day(calls.c.started_at, dialect)
     outcomes: Counter[str] = Counter()
     reasons: Counter[str] = Counter()
@@ -89,6 +88,13 @@ def _percentiles(conn: Connection, period: ColumnElement[bool],
         return [None for _ in quantiles]
     return [(values[(n - 1) // 2] + values[n // 2]) / 2 if q == 0.5 else values[int(q * (n - 1))]
             for q in quantiles]
+
+
+def soon_after_disclosure(dialect: str) -> ColumnElement[bool]:
+    """The call ended within EARLY_HANGUP_S of the disclosure's end (an early hang-up, when the
+    caller hung up): one definition for the dashboard and the struggle view."""
+    on_line = func.coalesce(seconds_between(calls.c.started_at, calls.c.ended_at, dialect), 0)
+    return on_line - func.coalesce(calls.c.disclosure_done_s, 0) < EARLY_HANGUP_S
 
 
 def seconds_between(start: Any, end: Any, dialect: str) -> ColumnElement[Any]:

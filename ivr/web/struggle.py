@@ -15,9 +15,8 @@ from sqlalchemy import Select, and_, func, or_, select
 
 from ivr.store.calls import CallStore
 from ivr.store.tables import call_events, calls
-from ivr.web.dashboard import seconds_between
+from ivr.web.dashboard import soon_after_disclosure
 
-EARLY_HANGUP_S = 10.0
 FIGURES = ("reached", "misses", "to a person", "hung up", "hung up early")
 EVENTS = call_events
 
@@ -40,8 +39,7 @@ def _last_turns(sids: Select[Any]) -> Any:
 
 def _hung_up(store: CallStore, flow: str, since: dt.datetime, early: bool) -> Select[Any]:
     """Calls that hung up within 10 s of the disclosure's end (`early`), or later."""
-    on_line = seconds_between(calls.c.started_at, calls.c.ended_at, store.engine.dialect.name)
-    quick = func.coalesce(on_line, 0) - func.coalesce(calls.c.disclosure_done_s, 0) < EARLY_HANGUP_S
+    quick = soon_after_disclosure(store.engine.dialect.name)
     return _period(flow, since).where(calls.c.outcome == "hung up", quick if early else ~quick)
 
 
