@@ -9,19 +9,10 @@ the event loop, so keys, marks and the stream's frames stay on time however much
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import itertools
-import logging
-import os
-import queue
-import threading
-from collections.abc import Callable
-from concurrent.futures import Future
 from enum import IntEnum
-from typing import Any
 
-log = logging.getLogger(__name__)
+from ivr.workers import PriorityWorkers
+
 NICENESS = 5  # added to the speech threads' nice value (Linux schedules threads one by one)
 
 
@@ -31,38 +22,8 @@ class Urgency(IntEnum):
     BACKGROUND = 2  # voicemail transcription and the like
 
 
-class SpeechPool:
-    """A fixed set of threads taking work by urgency, then in arrival order."""
+class SpeechPool(PriorityWorkers):
+    """The speech threads: by urgency, then in arrival order, at a lower CPU priority."""
 
     def __init__(self, threads: int, name: str = "ivr-speech") -> None:
-        self._queue: queue.PriorityQueue[tuple[int, int, Any]] = queue.PriorityQueue()
-        self._order = itertools.count()
-        self._threads = [threading.Thread(target=self._work, name=f"{name}_{i}", daemon=True)
-                         for i in range(threads)]
-        for thread in self._threads:
-            thread.start()
-
-    def submit(self, urgency: Urgency, fn: Callable[..., Any], *args: Any) -> Future[Any]:
-        future: Future[Any] = Future()
-        self._queue.put((urgency, next(self._order), (future, fn, args)))
-        return future
-
-    async def run(self, urgency: Urgency, fn: Callable[..., Any], *args: Any) -> Any:
-        return await asyncio.wrap_future(self.submit(urgency, fn, *args))
-
-    def shutdown(self) -> None:
-        for _ in self._threads:
-            self._queue.put((len(Urgency), next(self._order), None))  # after all queued work
-
-    def _work(self) -> None:
-        with contextlib.suppress(OSError, AttributeError):  # not Linux, or not allowed: run as is
-            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), os.getpriority(
-                os.PRIO_PROCESS, threading.get_native_id()) + NICENESS)
-        while (item := self._queue.get()[2]) is not None:
-            future, fn, args = item
-            if not future.set_running_or_notify_cancel():
-                continue
-            try:
-                future.set_result(fn(*args))
-            except BaseException as exc:  # handed to the awaiting call, which sends it to a person
-                future.set_exception(exc)
+        super().__init__(threads, name, niceness=NICENESS)

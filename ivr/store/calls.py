@@ -3,14 +3,13 @@ one worker thread in order, so a slow disk never delays audio."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import datetime as dt
 import fcntl
 import hashlib
 import logging
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +18,7 @@ from sqlalchemy.engine import make_url
 
 from ivr.store.migrate import upgrade
 from ivr.store.tables import call_events, callbacks, calls, voicemails
+from ivr.workers import PriorityWorkers
 
 log = logging.getLogger(__name__)
 
@@ -175,14 +175,21 @@ class CallStore:
 
 
 class AsyncCallStore:
-    """Call-store writes from async code, run in order on one thread; reads awaitable too."""
+    """Call-store work from async code, on one writer thread (SQLite has one writer anyway),
+    in two lanes, each in order: live-call state (call starts and what the next webhook of a
+    call needs) before call records (transcripts, outcomes). A caller pressing 0 waits for their
+    call's state to be shared, not for the transcripts of every call that finished speaking in
+    the same second. A call's record is started in the live lane, so it exists before any of
+    the call's shared state or records (an instance taking the call over has a record to add to)."""
+
+    LIVE, RECORDS = 0, 1
 
     def __init__(self, store: CallStore) -> None:
         from ivr.store.live import LiveCallStore
 
         self.store = store
         self.live = LiveCallStore(store.engine)
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ivr-store")
+        self._writer = PriorityWorkers(1, "ivr-store")
 
     @property
     def calls(self) -> CallStore:
@@ -190,13 +197,17 @@ class AsyncCallStore:
         return self.store
 
     def later(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Future[Any]:
-        """Queue `fn(*args, **kwargs)` behind every write so far; failures are logged, never
+        """Queue a record write behind every record write so far; failures are logged, never
         raised into a call. Needs no event loop."""
-        return self._pool.submit(self._safe_call, fn, args, kwargs)
+        return self._writer.submit(self.RECORDS, self._safe_call, fn, args, kwargs)
 
-    async def run(self, fn: Callable[..., Any], *args: Any) -> Any:
-        """Run `fn(*args)` behind every write so far and wait for it (errors are raised)."""
-        return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
+    def share_later(self, fn: Callable[..., Any], *args: Any) -> Future[Any]:
+        """Queue live-call work (failures logged) ahead of queued record writes."""
+        return self._writer.submit(self.LIVE, self._safe_call, fn, args, {})
+
+    async def share(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """Run live-call work ahead of queued record writes and wait for it (errors are raised)."""
+        return await self._writer.run(self.LIVE, fn, *args)
 
     @staticmethod
     def _safe_call(fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
@@ -208,11 +219,11 @@ class AsyncCallStore:
 
     async def flush(self) -> None:
         """Wait until every queued write is done."""
-        await asyncio.get_running_loop().run_in_executor(self._pool, lambda: None)
+        await self._writer.run(self.RECORDS + 1, lambda: None)
 
     def drain(self) -> None:
         """Block until every write queued so far is done (tests, shutdown)."""
-        self._pool.submit(lambda: None).result()
+        self._writer.submit(self.RECORDS + 1, lambda: None).result()
 
     def close(self) -> None:
-        self._pool.shutdown(wait=True)
+        self._writer.shutdown(wait=True)

@@ -81,13 +81,13 @@ class LiveCall:
                 "draft_yaml": self.draft_yaml}
 
     def save_later(self) -> None:
-        """Share the current state (queued behind the call's record writes)."""
-        self.store.later(_write_live, self.store.live, *self._live_row())
+        """Share the current state (in order with the call's other shared state)."""
+        self.store.share_later(_write_live, self.store.live, *self._live_row())
 
     async def save(self) -> None:
         """Share the current state and wait until any instance can read it: before Twilio is
         told anything that makes it call another webhook of this call."""
-        await self.store.run(_write_live, self.store.live, *self._live_row())
+        await self.store.share(_write_live, self.store.live, *self._live_row())
 
     def _live_row(self) -> tuple[Any, ...]:
         return self.sid, self.flow_name, self.flow_version, self.snapshot(), self.held_by, self.guard

@@ -7,6 +7,7 @@ import hashlib
 import logging
 import os
 import socket
+import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +29,9 @@ from ivr.telephony.calls import CallRegistry, LiveCall
 from ivr.telephony.media import MediaCodec
 
 log = logging.getLogger(__name__)
+# How long the <Connect action> waits for another instance to hand a call back after its
+# stream: a live instance does so within milliseconds; a dead one never, and the caller goes on.
+RELEASE_WAIT_S = 2.0
 
 
 @dataclass
@@ -168,17 +172,26 @@ class Gateway:
         name = name or self.book.for_number(called)
         flow, yaml = draft if draft is not None else (None, None)
         call = self.new_call(sid, name, flow=flow, draft_yaml=yaml)
-        self.store.later(self.store.calls.start_call, sid, call.flow_name, call.flow_version, caller,
-                         called, utcnow(), self.speech_status(call.flow.language))
+        self.store.share_later(self.store.calls.start_call, sid, call.flow_name, call.flow_version,
+                               caller, called, utcnow(), self.speech_status(call.flow.language))
         return call
 
-    async def load_call(self, sid: str) -> LiveCall | None:
+    async def load_call(self, sid: str, stream_over: bool = False) -> LiveCall | None:
         """The call as the last instance to act on it left it: the copy of a media stream running
-        here, else the shared store's. None when no instance has seen the call."""
+        here, else the shared store's. None when no instance has seen the call.
+
+        `stream_over` (the <Connect action>): the stream's instance closes the stream before it
+        hands the call back, so a row still held by another instance is waited for, up to
+        RELEASE_WAIT_S; an instance that died never hands it back, and then this one takes over."""
         held = self.registry.get(sid)
         if held is not None:
             return held
-        call: LiveCall | None = await self.store.run(self.read_call, sid)
+        call: LiveCall | None = await self.store.share(self.read_call, sid)
+        deadline = time.monotonic() + RELEASE_WAIT_S
+        while stream_over and call is not None and call.held_by not in (None, self.instance) \
+                and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+            call = await self.store.share(self.read_call, sid)
         return call
 
     def read_call(self, sid: str) -> LiveCall | None:

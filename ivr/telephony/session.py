@@ -119,8 +119,9 @@ class CallSession:
         await self._close()
 
     async def _release(self) -> None:
-        """The stream is over: share the call's state before Twilio asks any instance what next
-        (the <Connect action> follows the stream's end at once)."""
+        """The stream is over: hand the call back to the shared store. Twilio asks the <Connect
+        action> at once; this instance answers it from the call in memory until it is dropped
+        here, another instance waits for this hand-back (Gateway.load_call)."""
         call = self.call
         if call is not None and self.gateway.registry.get(call.sid) is call:
             call.held_by = None
@@ -378,6 +379,8 @@ class CallSession:
         if not self.closed:
             self.closed = True
             self._audio.put_nowait(None)
-            await self._release()
-            await self.out.close()
+            try:  # the caller's next step must not wait for a database write (see _release)
+                await self.out.close()
+            finally:
+                await self._release()
 

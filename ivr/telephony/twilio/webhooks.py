@@ -55,9 +55,10 @@ def twilio_router(gateway: Gateway, signatures: TwilioSignatures, twiml: TwimlBu
         request.state.fallback = lambda: _fault_twiml(gateway, twiml, params)
         return params
 
-    async def call_for(params: dict[str, str], sid_key: str = "CallSid") -> LiveCall:
+    async def call_for(params: dict[str, str], sid_key: str = "CallSid",
+                       stream_over: bool = False) -> LiveCall:
         sid = params.get(sid_key, "")
-        call = await gateway.load_call(sid)
+        call = await gateway.load_call(sid, stream_over)
         if call is None:  # no instance has seen it (e.g. a store lost): the caller still moves on
             call = await _new_call(gateway, sid, params)
             call.apply(ev.CallStarted(at=utcnow(), caller=params.get("From", ""), call_id=sid))
@@ -78,7 +79,7 @@ def twilio_router(gateway: Gateway, signatures: TwilioSignatures, twiml: TwimlBu
     async def key(request: Request) -> Response:
         """A key pressed during the disclosure said by TwiML (the stream had failed)."""
         params = await signed(request)
-        call = await call_for(params)
+        call = await call_for(params, stream_over=True)
         if call.decision is not None:  # the caller is already on the way to a person
             return _xml(twiml.actions([call.decision]))
         digit = params.get("Digits", "")[:1]
@@ -95,7 +96,7 @@ def twilio_router(gateway: Gateway, signatures: TwilioSignatures, twiml: TwimlBu
     @router.post("/connected")
     async def connected(request: Request) -> Response:
         params = await signed(request)
-        call = await call_for(params)
+        call = await call_for(params, stream_over=True)
         if call.decision is not None:
             _note_dial(gateway, call, call.decision)
             return _xml(twiml.actions([call.decision]))

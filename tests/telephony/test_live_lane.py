@@ -1,0 +1,72 @@
+"""A call's shared state goes ahead of record writes: a key 0 waits for its own call, not for
+everyone's transcripts. A call's record is started in that lane too, so it always exists before
+the call's shared state (an instance taking the call over must find a record to add to)."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from pathlib import Path
+from typing import Any
+
+from ivr.flow import events as ev
+from ivr.flow.engine import Engine
+from ivr.flow.loader import load_flow
+from ivr.store.calls import AsyncCallStore, CallStore, open_database, utcnow
+from ivr.telephony.calls import LiveCall
+from tests.conftest import FLOWS_DIR
+
+
+def _writer(tmp_path: Path) -> AsyncCallStore:
+    return AsyncCallStore(CallStore(open_database(f"sqlite:///{tmp_path / 'calls.sqlite3'}")))
+
+
+def _call(writer: AsyncCallStore, sid: str) -> LiveCall:
+    flow = load_flow(FLOWS_DIR / "plumbing.yaml")
+    return LiveCall(sid, "plumbing", flow, Engine(flow), writer, flow_version="v1")
+
+
+def test_a_calls_state_is_shared_ahead_of_queued_record_writes(tmp_path: Path) -> None:
+    writer = _writer(tmp_path)
+    busy, order = threading.Event(), []
+    writer.later(busy.wait, 10)  # the writer is busy; a burst of transcripts queues behind it
+    for i in range(50):
+        writer.later(order.append, f"record {i}")
+    writer.share_later(writer.calls.start_call, "CA1", "plumbing", "v1", "+1", "+2", utcnow(), "vosk")
+    call = _call(writer, "CA1")
+    call.decision = ev.EndCall()
+    save = writer.live.save
+
+    def noted_save(*args: Any, **kwargs: Any) -> bool:  # runs on the writer thread, in its order
+        order.append("shared")
+        return save(*args, **kwargs)
+
+    writer.live.save = noted_save  # type: ignore[method-assign]
+
+    async def scenario() -> None:
+        saving = asyncio.ensure_future(call.save())
+        await asyncio.sleep(0.1)
+        busy.set()
+        await asyncio.wait_for(saving, 5)
+
+    asyncio.run(scenario())
+    writer.drain()
+    shared = writer.live.load("CA1")
+    writer.close()
+    assert order[0] == "shared" and len(order) == 51  # ahead of all 50 queued records
+    assert shared is not None and '"decision"' in shared["snapshot"]
+
+
+def test_a_calls_record_is_written_before_its_state_and_its_events(tmp_path: Path) -> None:
+    writer = _writer(tmp_path)
+    busy = threading.Event()
+    writer.later(busy.wait, 10)
+    writer.share_later(writer.calls.start_call, "CA2", "plumbing", "v1", "+1", "+2", utcnow(), "vosk")
+    writer.later(writer.calls.add_events, "CA2", [{"at": utcnow(), "kind": "turn", "text": "hi", "data": {}}])
+    _call(writer, "CA2").save_later()
+    busy.set()
+    writer.drain()
+    record = writer.calls.get_call("CA2")
+    writer.close()
+    assert record is not None and [e["text"] for e in record["events"]] == ["hi"]  # no foreign-key failure
+    assert writer.live.load("CA2") is not None
