@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import (
     JSON,
     Column,
+    Date,
     DateTime,
     Float,
     ForeignKey,
@@ -125,4 +126,12 @@ live_calls = Table(
     Column("snapshot", Text, nullable=False),  # JSON, see ivr.telephony.snapshot
     Column("held_by", String(200)),  # the instance whose media stream has the call now, if any
     Column("updated_at", DateTime(timezone=True), nullable=False, index=True),
+)
+
+day_figures = Table(
+    "day_figures", metadata,  # the console's figures per closed UTC day (ivr.store.rollups)
+    Column("kind", String(40), primary_key=True),  # dashboard, steps
+    Column("flow", String(200), primary_key=True),  # "" for figures over every flow
+    Column("day", Date, primary_key=True),
+    Column("figures", Text, nullable=False),  # JSON: nested counts
 )

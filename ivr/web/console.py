@@ -303,7 +303,7 @@ def console_router(admin: FlowAdmin, accounts: Accounts, calls: CallStore, secur
     async def call_list(request: Request) -> HTMLResponse:
         session = current(request, "calls")
         filters = dict(request.query_params)
-        found = filter_calls(calls, filters, within=behind_figure(filters))
+        found = await asyncio.to_thread(filter_calls, calls, filters, within=behind_figure(filters))
         return page(request, "calls.html", session, calls=found, filters=filters,
                     flows=admin.gateway.flow_names())
 
@@ -332,7 +332,7 @@ def console_router(admin: FlowAdmin, accounts: Accounts, calls: CallStore, secur
         flow = admin.gateway.live_flow(name)
         if flow is None:
             raise HTTPException(404)
-        figures = step_figures(calls, name, _since(str(days)))
+        figures = await asyncio.to_thread(step_figures, calls, name, _since(str(days)))
         rows = [(sid, figures.get(sid)) for sid in flow.steps] + \
                [(sid, f) for sid, f in figures.items() if sid not in flow.steps]  # steps since removed
         return page(request, "struggle.html", session, name=name, flow=flow, days=days, rows=rows,
@@ -347,7 +347,8 @@ def console_router(admin: FlowAdmin, accounts: Accounts, calls: CallStore, secur
         writer = csv.DictWriter(out, fields, extrasaction="ignore")
         writer.writeheader()
         filters = dict(request.query_params)
-        writer.writerows(filter_calls(calls, filters, limit=100_000, within=behind_figure(filters)))
+        writer.writerows(await asyncio.to_thread(filter_calls, calls, filters, limit=100_000,
+                                                 within=behind_figure(filters)))
         return Response(out.getvalue(), media_type="text/csv",
                         headers={"Content-Disposition": "attachment; filename=calls.csv"})
 
@@ -372,8 +373,9 @@ def console_router(admin: FlowAdmin, accounts: Accounts, calls: CallStore, secur
     async def dashboard(request: Request, days: int = 7) -> HTMLResponse:
         session = current(request, "calls")
         since = dt.datetime.now(dt.UTC) - dt.timedelta(days=max(1, min(days, 366)))
+        figures = await asyncio.to_thread(dashboard_figures, calls, since)
         return page(request, "dashboard.html", session, days=days, flows=admin.gateway.flow_names(),
-                    figures=dashboard_figures(calls, since))
+                    figures=figures)
 
     @router.get("/callbacks", response_class=HTMLResponse)
     async def callbacks(request: Request) -> HTMLResponse:

@@ -13,7 +13,8 @@ from typing import Any
 
 from sqlalchemy import Select, and_, func, or_, select
 
-from ivr.store.calls import CallStore
+from ivr.store.calls import CallStore, utcnow
+from ivr.store.rollups import over_period
 from ivr.store.tables import call_events, calls
 from ivr.web.dashboard import soon_after_disclosure
 
@@ -21,8 +22,9 @@ FIGURES = ("reached", "misses", "to a person", "hung up", "hung up early")
 EVENTS = call_events
 
 
-def _period(flow: str, since: dt.datetime) -> Select[Any]:
-    return select(calls.c.sid).where(calls.c.flow == flow, calls.c.started_at >= since)
+def _period(flow: str, since: dt.datetime, until: dt.datetime | None = None) -> Select[Any]:
+    query = select(calls.c.sid).where(calls.c.flow == flow, calls.c.started_at >= since)
+    return query if until is None else query.where(calls.c.started_at < until)
 
 
 def _miss() -> Any:
@@ -37,16 +39,25 @@ def _last_turns(sids: Select[Any]) -> Any:
             .subquery())
 
 
-def _hung_up(store: CallStore, flow: str, since: dt.datetime, early: bool) -> Select[Any]:
+def _hung_up(store: CallStore, flow: str, since: dt.datetime, early: bool,
+             until: dt.datetime | None = None) -> Select[Any]:
     """Calls that hung up within 10 s of the disclosure's end (`early`), or later."""
     quick = soon_after_disclosure(store.engine.dialect.name)
-    return _period(flow, since).where(calls.c.outcome == "hung up", quick if early else ~quick)
+    return _period(flow, since, until).where(calls.c.outcome == "hung up", quick if early else ~quick)
 
 
-def step_figures(store: CallStore, flow: str, since: dt.datetime) -> dict[str, dict[str, Any]]:
+def step_figures(store: CallStore, flow: str, since: dt.datetime,
+                 now: dt.datetime | None = None) -> dict[str, dict[str, Any]]:
     """{step: {"reached": n, "misses": n, "to a person": n, "reasons": {reason: n},
-    "hung up": n, "hung up early": n}} for calls to `flow` started since `since`."""
-    sids = _period(flow, since)
+    "hung up": n, "hung up early": n}} for calls to `flow` started since `since` (closed days
+    from their roll-ups, see ivr.store.rollups)."""
+    return over_period(store.engine, "steps", flow, since, now or utcnow(),
+                       lambda start, end: _count(store, flow, start, end))
+
+
+def _count(store: CallStore, flow: str, since: dt.datetime,
+           until: dt.datetime | None) -> dict[str, dict[str, Any]]:
+    sids = _period(flow, since, until)
     out: dict[str, dict[str, Any]] = {}
 
     def put(step: str | None, figure: str, n: int) -> None:
@@ -71,7 +82,7 @@ def step_figures(store: CallStore, flow: str, since: dt.datetime) -> dict[str, d
             if step:
                 out[step]["reasons"][reason] = n
         for figure, early in (("hung up", False), ("hung up early", True)):
-            last = _last_turns(_hung_up(store, flow, since, early))
+            last = _last_turns(_hung_up(store, flow, since, early, until))
             for step, n in conn.execute(select(EVENTS.c.step, func.count())
                                         .join(last, EVENTS.c.id == last.c.last).group_by(EVENTS.c.step)):
                 put(step, figure, n)

@@ -85,3 +85,17 @@ def test_figures_per_step_and_the_calls_behind_each(store: CallStore) -> None:
         calls_matching(store, "korean", NOW, "main", "bogus")
     svg = flow_map_svg(load_flow(FLOWS_DIR / "korean.yaml"), traffic=overlay(figures))
     assert "5 calls · 2 misses · 2 to a person" in svg
+
+
+def test_figures_of_closed_days_outlast_the_transcripts(store: CallStore) -> None:
+    from ivr.store.retention import Retention, clean_up
+    from ivr.web import struggle
+
+    _call(store, "A", "transferred", [("main", "@menu", {}), ("main", "상담원", {}),
+                                      ("main", "@[transfer]", {"handover": "requested"})], ago_days=4)
+    since = NOW - dt.timedelta(days=7)
+    before = step_figures(store, "korean", since)
+    assert before["main"]["reached"] == 1 and before["main"]["reasons"] == {"requested": 1}
+    assert clean_up(store.engine, Retention(transcript_days=2)).transcript_lines == 3
+    assert struggle._count(store, "korean", since, None) == {}  # the transcripts are gone...
+    assert step_figures(store, "korean", since) == before  # ...their day's figures are kept
