@@ -24,6 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,6 +48,7 @@ class Round:
     calls: int
     turn: list[float] = field(default_factory=list)
     key0: list[float] = field(default_factory=list)
+    key_gateway: list[float] = field(default_factory=list)  # key received -> stream closed, in the gateway
     spoken: list[float] = field(default_factory=list)
     barge: list[float] = field(default_factory=list)
     sim_late: int = 0
@@ -147,6 +149,7 @@ class _Outcome:
 
     turn: list[float] = field(default_factory=list)
     key0: list[float] = field(default_factory=list)
+    key_gateway: list[float] = field(default_factory=list)  # key received -> stream closed, in the gateway
     spoken: list[float] = field(default_factory=list)
     barge: list[float] = field(default_factory=list)
     sim_late: int = 0
@@ -182,20 +185,24 @@ def _simulate(port: int, voice: dict[str, bytes], indexes: list[int], n: int, ra
     return out
 
 
-def _media(gateways: _Gateways) -> dict[str, float]:
-    """The instances' media counters, summed (maxima: the worst instance)."""
+def _media(gateways: _Gateways) -> tuple[dict[str, float], Counter[int]]:
+    """The instances' media counters, summed (maxima: the worst instance), and their key
+    decision times (ms: count) added up."""
     total: dict[str, float] = {}
+    keys: Counter[int] = Counter()
     for url in gateways.health_urls:
-        for key, value in httpx.get(url).json()["media"].items():
+        health = httpx.get(url).json()
+        for key, value in health["media"].items():
             total[key] = max(total.get(key, 0), value) if key.startswith("max") else total.get(key, 0) + value
-    return total
+        keys.update({int(ms): n for ms, n in health.get("key_decisions_ms", {}).items()})
+    return total, keys
 
 
 def _round(n: int, gateways: _Gateways, voice: dict[str, bytes], processes: int, ramp: float) -> Round:
     result = Round(n)
     port, pids = gateways.port, gateways.pids
     cpu0, t0 = sum(_cpu_s(pid) for pid in pids), time.monotonic()
-    health0 = _media(gateways)
+    health0, keys0 = _media(gateways)
     shares = [list(range(k, n, processes)) for k in range(processes)]
     context = multiprocessing.get_context("spawn")
     with context.Pool(processes) as pool:
@@ -205,7 +212,8 @@ def _round(n: int, gateways: _Gateways, voice: dict[str, bytes], processes: int,
             pending.wait(0.5)
         outcomes = pending.get()
     result.cpu_s, result.wall_s = sum(_cpu_s(pid) for pid in pids) - cpu0, time.monotonic() - t0
-    health = _media(gateways)
+    health, keys = _media(gateways)
+    result.key_gateway = [ms / 1000 for ms, n in (keys - keys0).items() for _ in range(n)]
     result.frames = int(health["frames"] - health0["frames"])
     result.late_frames = int(health["late_frames"] - health0["late_frames"])
     result.max_lag_ms = health["max_lag_ms"]
@@ -253,7 +261,7 @@ def main(argv: list[str] | None = None) -> int:
         idle_mb = sum(_rss_mb(pid) for pid in gateways.pids)
         print(f"gateway idle RSS: {idle_mb:.0f} MB (includes the Korean model, once per instance); "
               f"calls arrive over {args.ramp:.0f} s and each lasts about 35 s\n")
-        header = (f"{'calls':>5} {'failed':>6} {'turn p50':>8} {'turn p95':>8} {'key0 p95':>8} "
+        header = (f"{'calls':>5} {'failed':>6} {'turn p50':>8} {'turn p95':>8} {'key0 p95':>8} {'gw key':>6} "
                   f"{'spoken p95':>10} {'barge p95':>9} {'late frm':>8} {'max lag':>7} {'stalls':>6} "
                   f"{'sim late':>8} {'MB/call':>7} {'gw CPU':>6} {'sim CPU':>7}")
         print(header + "\n" + "-" * len(header), flush=True)
@@ -261,11 +269,13 @@ def main(argv: list[str] | None = None) -> int:
             r = _round(n, gateways, voice, args.sim_processes, args.ramp)
             per_call = (r.peak_rss_mb - idle_mb) / n
             print(f"{n:>5} {r.failed:>6} {_pct(r.turn, .5):>8} {_pct(r.turn, .95):>8} "
-                  f"{_pct(r.key0, .95):>8} {_pct(r.spoken, .95):>10} {_pct(r.barge, .95):>9} "
+                  f"{_pct(r.key0, .95):>8} {_pct(r.key_gateway, .95):>6} {_pct(r.spoken, .95):>10} "
+                  f"{_pct(r.barge, .95):>9} "
                   f"{r.late_frames:>8} {r.max_lag_ms:>6.0f}ms {r.stalls:>6} {r.sim_late:>8} {per_call:>7.2f} "
                   f"{r.cpu_s / r.wall_s:>5.0%} {r.sim_cpu_s / r.wall_s:>6.0%}", flush=True)
         print("\nturn = caller's last voiced frame -> first frame of the reply (ms); key0/spoken = "
-              "key 0 sent / last voiced frame of 상담원 -> <Dial> received (ms); barge = first voiced frame "
+              "key 0 sent / last voiced frame of 상담원 -> <Dial> received (ms); gw key = the gateway's "
+              "own part of key0, p95: key received -> stream closed; barge = first voiced frame "
               "over a prompt -> `clear` received (ms); late frm = caller "
               "frames handled >100 ms behind the stream (includes any lateness of the simulator); stalls = "
               "gateway event-loop wake-ups >20 ms late; sim late = simulator ticks >40 ms late; "

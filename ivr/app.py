@@ -91,7 +91,8 @@ def create_app(settings: Settings, gateway: Gateway | None = None, warm: bool = 
                  "loop_stalls": stats.loop_stalls,
                  "max_loop_stall_ms": round(stats.max_loop_stall_ms, 1)}
         body = {"status": "draining" if gateway.draining else "ok", "instance": gateway.instance,
-                "calls_in_progress": len(gateway.registry), "flows": flows, "media": media}
+                "calls_in_progress": len(gateway.registry), "flows": flows, "media": media,
+                "key_decisions_ms": dict(sorted(stats.key_decisions_ms.items()))}
         return JSONResponse(body, status_code=503 if gateway.draining else 200)
 
     @app.get("/handoff/{sid}")

@@ -8,6 +8,7 @@ import logging
 import os
 import socket
 import time
+from collections import Counter
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -69,9 +70,15 @@ class MediaStats:
     loop_checks: int = 0
     loop_stalls: int = 0  # times the event loop was busy for more than a frame (20 ms)
     max_loop_stall_ms: float = 0.0
+    key_decisions_ms: Counter[int] = field(default_factory=Counter)
 
     LATE_MS = 100.0
     STALL_MS = 20.0
+
+    def key_decided(self, seconds: float) -> None:
+        """A key ended the stream (a transfer, say): its time from arrival to the stream closed,
+        the gateway's own part of key 0 -> <Dial>, by whole milliseconds."""
+        self.key_decisions_ms[int(seconds * 1000)] += 1
 
     def record(self, lag_ms: float) -> None:
         self.frames += 1

@@ -90,6 +90,7 @@ class CallSession:
         self._stream_zero: float | None = None  # monotonic time of stream timestamp 0
         self._audio: asyncio.Queue[m.Audio | None] = asyncio.Queue()
         self._speech_task: asyncio.Task[None] | None = None
+        self._key_at: float | None = None  # loop time the last key arrived (for MediaStats)
         self._handlers: dict[type, Callable[[m.MediaEvent], Awaitable[None]]] = {
             m.StreamStarted: self._on_start, m.Key: self._on_key, m.MarkPlayed: self._on_mark,
             m.StreamStopped: self._on_stop, m.Ignored: self._on_ignored,
@@ -219,6 +220,7 @@ class CallSession:
         if self.after_disclosure is not None and event.digit != "0" and self.call is not None:
             self.call.first_key = self.call.first_key or event.digit  # pressed once the disclosure ends
             return
+        self._key_at = asyncio.get_running_loop().time()
         await self._barge_in()
         await self._caller_event(ev.Pressed(event.digit, at=utcnow()))
 
@@ -381,6 +383,8 @@ class CallSession:
             self._audio.put_nowait(None)
             try:  # the caller's next step must not wait for a database write (see _release)
                 await self.out.close()
+                if self._key_at is not None and self.terminal is not None:
+                    self.gateway.media_stats.key_decided(asyncio.get_running_loop().time() - self._key_at)
             finally:
                 await self._release()
 

@@ -52,9 +52,12 @@ def test_spoken_person_request_is_transferred_with_a_whisper(
 
 
 def test_key_0_in_the_stream_is_transferred(twilio: TwilioSimulator, running: RunningGateway) -> None:
+    decided = sum(httpx.get(f"{running.base_url}/health").json()["key_decisions_ms"].values())
     call = run(twilio.call([Listen(), Press("0"), Listen()], to=OPEN_NUMBER))
     assert call.dialed == [DESK]
     assert record_of(running, call)["transfer_reason"] == "requested"
+    # The gateway's own part (key received -> stream closed) is counted for the benchmark.
+    assert sum(httpx.get(f"{running.base_url}/health").json()["key_decisions_ms"].values()) == decided + 1
 
 
 def test_barge_in_clears_the_prompt(twilio: TwilioSimulator, voice: PromptRenderer,
