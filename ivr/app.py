@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import hmac
 import logging
 import secrets
@@ -22,7 +21,6 @@ from ivr.config import Settings
 from ivr.errors import ConfigError, FlowError
 from ivr.flow.catalog import spoken_prompts
 from ivr.language import primary
-from ivr.store.calls import utcnow
 from ivr.store.retention import Retention, clean_up
 from ivr.telephony.gateway import Gateway
 from ivr.telephony.handoff import handoff_record, handoff_token
@@ -32,12 +30,10 @@ from ivr.telephony.twilio.twiml import TwimlBuilder
 from ivr.telephony.twilio.webhooks import twilio_router
 from ivr.web.auth import Accounts
 from ivr.web.console import console_router
-from ivr.web.dashboard import dashboard_figures
 from ivr.web.flow_admin import FlowAdmin
-from ivr.web.struggle import step_figures
+from ivr.web.struggle import keep_recent_figures
 
 log = logging.getLogger("ivr")
-ROLLUP_DAYS = 90  # the console's longest period
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
 
@@ -132,12 +128,9 @@ async def _every(seconds: float, work: Callable[[], Any], what: str, first: bool
 
 def _clean(gateway: Gateway) -> None:
     settings = gateway.settings
-    # Keep the console's per-day figures of the last quarter first: they outlast the
-    # transcripts the clean-up removes, and long periods open at once (ivr.store.rollups).
-    store, since = gateway.store.store, utcnow() - dt.timedelta(days=ROLLUP_DAYS)
-    dashboard_figures(store, since)
-    for name in gateway.flow_names():
-        step_figures(store, name, since)
+    # The console's per-day figures first: they outlast the transcripts the clean-up removes,
+    # and long periods open at once (ivr.store.rollups).
+    keep_recent_figures(gateway.store.store)
     done = clean_up(gateway.store.store.engine, Retention(settings.keep_transcripts_days,
                                                           settings.keep_recordings_days))
     log.info("clean-up: removed %s", done)

@@ -232,8 +232,9 @@ def _db_revision(args: argparse.Namespace) -> int:
 
 def _cleanup(args: argparse.Namespace) -> int:
     from ivr.config import Settings
-    from ivr.store.calls import open_database
+    from ivr.store.calls import CallStore, open_database
     from ivr.store.retention import Retention, clean_up
+    from ivr.web.struggle import keep_recent_figures
 
     settings = Settings.load()
     keep = Retention(settings.keep_transcripts_days, settings.keep_recordings_days)
@@ -242,7 +243,9 @@ def _cleanup(args: argparse.Namespace) -> int:
 
     print(f"keeping transcripts {days(keep.transcript_days)}, recordings "
           f"{days(keep.recording_days)} ({settings.database_url})")
-    print(f"removed {clean_up(open_database(settings.database_url), keep)}")
+    engine = open_database(settings.database_url)
+    keep_recent_figures(CallStore(engine))  # the console's day figures outlast the transcripts
+    print(f"removed {clean_up(engine, keep)}")
     return 0
 
 

@@ -16,7 +16,7 @@ from sqlalchemy import Select, and_, func, or_, select
 from ivr.store.calls import CallStore, utcnow
 from ivr.store.rollups import over_period
 from ivr.store.tables import call_events, calls
-from ivr.web.dashboard import soon_after_disclosure
+from ivr.web.dashboard import dashboard_figures, soon_after_disclosure
 
 FIGURES = ("reached", "misses", "to a person", "hung up", "hung up early")
 EVENTS = call_events
@@ -109,3 +109,15 @@ def overlay(figures: dict[str, dict[str, Any]]) -> dict[str, dict[str, int]]:
     """What the map writes on each box: the figures that are not zero, shortest names."""
     short = {"reached": "calls", "misses": "misses", "to a person": "to a person", "hung up": "hung up"}
     return {step: {short[k]: v[k] for k in short} for step, v in figures.items()}
+
+
+def keep_recent_figures(store: CallStore, days: int = 90) -> None:
+    """Count and keep the per-day figures (dashboard, and steps of every flow called) of the
+    last `days` days that are over, before a clean-up prunes the transcripts behind them."""
+    since = utcnow() - dt.timedelta(days=days)
+    dashboard_figures(store, since)
+    with store.engine.connect() as conn:
+        called = select(calls.c.flow).where(calls.c.started_at >= since).distinct()
+        flows = list(conn.execute(called).scalars())
+    for flow in flows:
+        step_figures(store, flow, since)

@@ -94,8 +94,8 @@ def test_figures_of_closed_days_outlast_the_transcripts(store: CallStore) -> Non
     _call(store, "A", "transferred", [("main", "@menu", {}), ("main", "상담원", {}),
                                       ("main", "@[transfer]", {"handover": "requested"})], ago_days=4)
     since = NOW - dt.timedelta(days=7)
-    before = step_figures(store, "korean", since)
-    assert before["main"]["reached"] == 1 and before["main"]["reasons"] == {"requested": 1}
+    struggle.keep_recent_figures(store)  # what every clean-up does first
     assert clean_up(store.engine, Retention(transcript_days=2)).transcript_lines == 3
     assert struggle._count(store, "korean", since, None) == {}  # the transcripts are gone...
-    assert step_figures(store, "korean", since) == before  # ...their day's figures are kept
+    kept = step_figures(store, "korean", since)  # ...their day's figures are not
+    assert kept["main"]["reached"] == 1 and kept["main"]["reasons"] == {"requested": 1}
