@@ -34,6 +34,7 @@ from ivr.web.flow_admin import FlowAdmin
 from ivr.web.struggle import keep_recent_figures
 
 log = logging.getLogger("ivr")
+FINISH_TASKS_S = 60.0  # a stopping instance lets a voicemail's fetch and transcription finish
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
 
@@ -58,6 +59,9 @@ def create_app(settings: Settings, gateway: Gateway | None = None, warm: bool = 
         yield
         for task in background:
             task.cancel()
+        if gateway.tasks:  # voicemails being fetched and transcribed, handoff records posted
+            log.info("finishing %d voicemail/handoff task(s) before stopping", len(gateway.tasks))
+            await asyncio.wait(set(gateway.tasks), timeout=FINISH_TASKS_S)
         await gateway.store.flush()
         gateway.close()
 

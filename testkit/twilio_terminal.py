@@ -3,21 +3,29 @@
 The gateway runs on a loopback port; the Twilio simulator calls it. What you type is spoken
 by espeak-ng in the flow's language and recognised by Vosk on the gateway, exactly as a
 caller's voice would be; `#5` is a key press, an empty line stays silent, `/hangup` hangs up.
+A voicemail is a short spoken message, served to the gateway as Twilio serves recordings.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import http.server
+import io
 import secrets
 import sys
 import tempfile
+import threading
+import wave
 from collections.abc import Iterator
 from pathlib import Path
 
+from ivr.audio.mulaw import SAMPLE_RATE, ulaw_to_pcm
 from ivr.audio.render import PromptRenderer
 from ivr.config import Settings
 from ivr.errors import IvrError
+from ivr.language import primary
 from testkit.local_gateway import RunningGateway, free_port
 from testkit.twilio_simulator import (
     HangUp,
@@ -58,14 +66,53 @@ def run_terminal_call(args: argparse.Namespace) -> int:
             voice = PromptRenderer(Path(tmp), Path(tmp))
             caller = _TerminalCaller(running, flow.language, voice, lines)
             to = flow.phone_numbers[0] if flow.phone_numbers else ""
-            sim = TwilioSimulator(running.base_url, token)
-            call = asyncio.run(sim.call([Listen(), Then(caller.next_steps)], to=to, caller=args.caller))
+            message = voice.render(MESSAGE.get(primary(flow.language), MESSAGE["en"]), flow.language)
+            with _served_recording(message) as recording_url:
+                sim = TwilioSimulator(running.base_url, token, recording_url=recording_url)
+                call = asyncio.run(sim.call([Listen(), Then(caller.next_steps)], to=to,
+                                            caller=args.caller))
         caller.show(call)
         print(f"\n--- call ended ({call.ended}); dialed: {call.dialed or 'nobody'}; "
               f"whisper: {call.whispers or '-'}")
         return 0
     finally:
         running.stop()
+
+
+MESSAGE = {"en": "hello, this is a test message, please call me back",
+           "ko": "안녕하세요 예약 문의 드립니다 전화 주세요",
+           "zh": "你好 请给我回电话"}
+
+
+@contextlib.contextmanager
+def _served_recording(ulaw: bytes) -> Iterator[str]:
+    """A voicemail recording at a local URL, as Twilio serves one (`<url>.wav`)."""
+    out = io.BytesIO()
+    with wave.open(out, "wb") as wav:
+        wav.setnchannels(1)
+        wav.setsampwidth(2)
+        wav.setframerate(SAMPLE_RATE)
+        wav.writeframes(ulaw_to_pcm(ulaw))
+    body = out.getvalue()
+
+    class Recording(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "audio/x-wav")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Recording)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/Recordings/RE-terminal"
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 class _TerminalCaller:

@@ -56,7 +56,8 @@ def describe_hours(flow: Flow) -> str:
     names = day_names(flow.language)
     groups: list[tuple[list[str], str]] = []
     for day in WEEKDAYS:
-        spans = ", ".join(s.replace("-", " to ") for s in flow.hours.get(day, []))  # type: ignore[call-overload]
+        said = (s.split("-") for s in flow.hours.get(day, []))  # type: ignore[call-overload]
+        spans = ", ".join(builtin(flow.language, "hours_span", start=a, end=b) for a, b in said)
         if not spans:
             continue
         if groups and groups[-1][1] == spans and WEEKDAYS.index(groups[-1][0][-1]) == WEEKDAYS.index(day) - 1:
@@ -67,6 +68,7 @@ def describe_hours(flow: Flow) -> str:
         return builtin(flow.language, "hours_none")
     parts = []
     for days, spans in groups:
-        label = names[days[0]] if len(days) == 1 else f"{names[days[0]]} - {names[days[-1]]}"
+        label = names[days[0]] if len(days) == 1 else \
+            builtin(flow.language, "days_range", first=names[days[0]], last=names[days[-1]])
         parts.append(f"{label} {spans}")
     return f"{builtin(flow.language, 'hours_intro')} {'; '.join(parts)}."

@@ -20,6 +20,8 @@ BUILTIN: dict[str, dict[str, str]] = {
         "recorded": "Thank you. Your message is recorded. {promise} Goodbye.",
         "hours_none": "We have no regular opening hours.",
         "hours_intro": "Our hours are: ",
+        "hours_span": "{start} to {end}",
+        "days_range": "{first} to {last}",
     },
     "ko": {
         "no_match": "잘 알아듣지 못했습니다.",
@@ -36,6 +38,8 @@ BUILTIN: dict[str, dict[str, str]] = {
         "recorded": "메시지가 녹음되었습니다. {promise} 안녕히 계세요.",
         "hours_none": "정해진 영업시간이 없습니다.",
         "hours_intro": "영업시간은 ",
+        "hours_span": "{start}부터 {end}까지",
+        "days_range": "{first}부터 {last}까지",
     },
     "zh": {
         "no_match": "我没有听清楚。",
@@ -51,6 +55,8 @@ BUILTIN: dict[str, dict[str, str]] = {
         "recorded": "您的留言已录下。{promise} 再见。",
         "hours_none": "我们没有固定的营业时间。",
         "hours_intro": "营业时间：",
+        "hours_span": "{start}到{end}",
+        "days_range": "{first}至{last}",
     },
 }
 

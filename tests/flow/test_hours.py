@@ -35,7 +35,13 @@ def test_holidays_are_closed() -> None:
 
 def test_hours_are_described_with_days_grouped() -> None:
     text = describe_hours(PLUMBING)
-    assert text == "Our hours are: Monday - Friday 08:00 to 18:00; Saturday 09:00 to 13:00."
+    assert text == "Our hours are: Monday to Friday 08:00 to 18:00; Saturday 09:00 to 13:00."
+
+
+def test_hours_are_described_in_the_flows_language() -> None:
+    text = describe_hours(load_flow(FLOWS_DIR / "korean.yaml"))
+    assert text.startswith("영업시간은 화요일부터 금요일까지 10:00부터 20:00까지; 토요일 10:00부터 18:00까지")
+    assert " to " not in text and " - " not in text  # no English words inside a Korean prompt
 
 
 def _with_hours(hours: str, extra: str = "") -> Flow:
