@@ -25,12 +25,14 @@ def test_a_terminal_call_leaves_a_voicemail_the_gateway_can_fetch(
     shutil.copytree(FLOWS_DIR.parent / "audio", tmp_path / "audio", dirs_exist_ok=True)
     text = (FLOWS_DIR / "korean.yaml").read_text(encoding="utf-8")
     start, end = text.index("hours:\n"), text.index("holidays:")
-    (flows / "korean.yaml").write_text(text[:start] + "hours: {}\n" + text[end:], encoding="utf-8")  # closed
+    closed = text[:start] + "hours: {}\n" + text[end:]  # always closed: key 0 leads to a voicemail
+    (flows / "korean.yaml").write_text(closed, encoding="utf-8")
     script = tmp_path / "caller.txt"
     script.write_text("#0\n", encoding="utf-8")
     monkeypatch.chdir(tmp_path)  # the store's default file lands here
     caplog.set_level(logging.WARNING)
-    code = run_terminal_call(argparse.Namespace(flow=flows / "korean.yaml", script=script, caller="+8210555501"))
+    call = argparse.Namespace(flow=flows / "korean.yaml", script=script, caller="+8210555501")
+    code = run_terminal_call(call)
     out = capsys.readouterr().out
     assert code == 0 and "메시지가 녹음되었습니다" in out
     assert "could not be fetched" not in caplog.text
