@@ -48,10 +48,8 @@ def cluster(tmp_path_factory: pytest.TempPathFactory, recording_server: str) -> 
            "IVR_TWILIO_API_BASE": recording_server}
     running = Cluster(3, free_port(), env, root / "run",
                       first_instance_port=_three_free_ports(free_port())).start()
-    os.environ["IVR_DATABASE_URL"] = url  # for `ivr users add` run by the tests
-    yield running
+    yield running  # (tests pass cluster.env to their own subprocesses: no session-wide variables)
     running.stop()
-    os.environ.pop("IVR_DATABASE_URL", None)
 
 
 def _three_free_ports(start: int) -> int:

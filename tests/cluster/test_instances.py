@@ -5,6 +5,7 @@ real HAProxy, real Vosk."""
 from __future__ import annotations
 
 import asyncio
+import os
 import subprocess
 import sys
 import time
@@ -223,7 +224,8 @@ def test_a_flow_published_on_one_instance_is_live_on_all_and_live_calls_keep_the
         cluster: Cluster) -> None:
     email = "owner@example.com"
     subprocess.run([sys.executable, "-m", "ivr", "users", "add", email, "--role", "owner",
-                    "--password-stdin"], input=PASSWORD, text=True, check=True, capture_output=True)
+                    "--password-stdin"], input=PASSWORD, text=True, check=True, capture_output=True,
+                   env={**os.environ, "IVR_DATABASE_URL": cluster.env["IVR_DATABASE_URL"]})
     flows = cluster.env["IVR_FLOWS_DIR"]
     old_text = (Path(flows) / "korean_open.yaml").read_text(encoding="utf-8")
     new_text = old_text.replace("예약은 예약 또는 1번", "새 메뉴입니다. 예약은 예약 또는 1번")

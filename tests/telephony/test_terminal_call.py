@@ -27,7 +27,8 @@ def test_a_terminal_call_leaves_a_voicemail_the_gateway_can_fetch(
     (flows / "korean.yaml").write_text(closed, encoding="utf-8")
     script = tmp_path / "caller.txt"
     script.write_text("#0\n", encoding="utf-8")
-    monkeypatch.chdir(tmp_path)  # the store's default file lands here
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("IVR_DATABASE_URL", f"sqlite:///{tmp_path / 'var' / 'ivr.sqlite3'}")
     caplog.set_level(logging.WARNING)
     call = argparse.Namespace(flow=flows / "korean.yaml", script=script, caller="+8210555501")
     code = run_terminal_call(call)
