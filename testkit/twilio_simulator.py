@@ -111,6 +111,7 @@ class SimulatedCall:
     stream_refused: int | None = None
     ended: str = ""
     received_audio_bytes: int = 0
+    heard: bytearray = field(default_factory=bytearray)  # the gateway's audio, as the caller got it
     turn_latencies: list[float] = field(default_factory=list)
     barge_ins: list[float] = field(default_factory=list)  # speech onset over a prompt -> `clear`
     dial_at: float | None = None
@@ -165,15 +166,18 @@ class TwilioSimulator:
 
     async def call(self, steps: Sequence[Step], to: str = "", caller: str = "+15550001234",
                    dial: DialPlan | None = None, during_disclosure: str | None = None,
-                   forge: bool = False, stream_down: bool = False, echo_marks: bool = True) -> SimulatedCall:
+                   forge: bool = False, stream_down: bool = False, echo_marks: bool = True,
+                   stay_on_line: bool = False) -> SimulatedCall:
         """Place one call: run the caller's steps against whatever the gateway answers.
 
         `during_disclosure` is a key pressed during a TwiML <Gather>; `stream_down` makes every
         <Connect><Stream> fail to connect (Twilio then requests the <Connect action>);
-        `echo_marks=False` never sends marks back (a robustness check, not Twilio's way)."""
+        `echo_marks=False` never sends marks back (a robustness check, not Twilio's way).
+        A caller whose steps are done hangs up, unless `stay_on_line`: then the call goes on,
+        silent, until the gateway ends the stream (two silences reach a person)."""
         sim = SimulatedCall(sid="CA" + uuid.uuid4().hex)
         run = _CallRun(self, sim, list(steps), to, caller, dial or DialPlan(), during_disclosure, forge)
-        run.stream_down, run.echo_marks = stream_down, echo_marks
+        run.stream_down, run.echo_marks, run.stay_on_line = stream_down, echo_marks, stay_on_line
         async with httpx.AsyncClient(timeout=30) as http:
             run.http = http
             await run.execute()
@@ -197,6 +201,7 @@ class _CallRun:
         self.hung_up = False
         self.stream_down = False
         self.echo_marks = True
+        self.stay_on_line = False
 
     async def post(self, url: str, extra: dict[str, str] | None = None) -> str | None:
         params = {**self.base_params, **(extra or {})}
@@ -369,6 +374,7 @@ class _MediaStream:
                         self.call.turn_latencies.append(time.monotonic() - self.spoke_at)
                         self.spoke_at = None
                     self.call.received_audio_bytes += len(audio)
+                    self.call.heard += audio
                     self.playback.append(audio)
                     self.idle.clear()
                 elif kind == "mark":
@@ -476,11 +482,16 @@ class _MediaStream:
             elif isinstance(step, Then):
                 run.steps[:0] = await step.next_steps(self.call)
             elif isinstance(step, HangUp):
-                run.hung_up = True
-                await ws.send(json.dumps({"event": "stop", "streamSid": self.stream_sid,
-                                          "stop": {"callSid": self.call.sid}}))
-                await ws.close()
+                await self._hang_up(ws)
                 return
+        if not run.stay_on_line and not self.closed.is_set():
+            await self._hang_up(ws)
+
+    async def _hang_up(self, ws: Any) -> None:
+        self.run_.hung_up = True
+        await ws.send(json.dumps({"event": "stop", "streamSid": self.stream_sid,
+                                  "stop": {"callSid": self.call.sid}}))
+        await ws.close()
 
     async def _played(self, prefix: str) -> None:
         while not any(m.startswith(prefix) for m in self.call.marks):

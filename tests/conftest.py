@@ -1,8 +1,13 @@
-"""Shared fixtures: the shipped flows, with a time each is open and one each is closed."""
+"""Shared fixtures: the shipped flows, with a time each is open and one each is closed.
+
+Tests run in parallel processes (pytest-xdist, `-n` in pyproject.toml); each worker gets its own
+PostgreSQL database, so tests that wipe a store never see another worker's rows.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -29,6 +34,36 @@ class ShippedFlow:
 
     def load(self) -> Flow:
         return load_flow(self.path)
+
+
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """Slow tests mostly wait for real-time calls, not the CPU: six workers share two cores.
+    The fast set is CPU-bound, and more workers than cores only add start-up time."""
+    if os.environ.get("IVR_TEST_WORKERS"):
+        return int(os.environ["IVR_TEST_WORKERS"])
+    cores = os.cpu_count() or 2
+    return cores if config.option.markexpr == "not slow" else 3 * cores
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    base = os.environ.get("IVR_TEST_POSTGRES_URL")
+    if worker and base:
+        os.environ["IVR_TEST_POSTGRES_URL"] = _worker_database(base, worker)
+
+
+def _worker_database(base: str, worker: str) -> str:
+    """`base` with this worker's own database (created on first use), in the same URL form."""
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    url = make_url(base)
+    name = f"{url.database}_{worker}"
+    with psycopg.connect(host=url.host, port=url.port, user=url.username, password=url.password,
+                         dbname=url.database, autocommit=True) as conn:
+        if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone() is None:
+            conn.execute(f'CREATE DATABASE "{name}"')
+    return url.set(database=name).render_as_string(hide_password=False)
 
 
 def _at(zone: str, *parts: int) -> dt.datetime:

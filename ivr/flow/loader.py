@@ -119,10 +119,22 @@ def check_references(flow: Flow, audio_root: Path | None) -> list[Problem]:
             problems.append(Problem(flow.source, flow.line_of(*path),
                                     f"audio file {audio!r} not found under {audio_root}"))
 
+    def need_voice(voice: str | None, *path: str | int) -> None:
+        if voice is None or audio_root is None:
+            return
+        model = audio_root / voice
+        if not model.is_file() or not model.with_name(model.name + ".json").is_file():
+            problems.append(Problem(flow.source, flow.line_of(*path),
+                                    f"voice {voice!r}: a Piper voice is an .onnx file with its .onnx.json "
+                                    f"beside it, and none is at {model}"))
+
     need_step(flow.start, "start")
     need_group(flow.routing.person, "routing", "person")
     need_group(flow.routing.emergency, "routing", "emergency")
     need_audio(flow.disclosure.audio, "disclosure", "audio")
+    need_voice(flow.voice, "voice")
+    for name, group in flow.people.items():
+        need_voice(group.voice, "people", name, "voice")
     for sid, step in flow.steps.items():
         for where, target in step_targets(step):
             need_step(target, "steps", sid, *where)

@@ -14,6 +14,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr,
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 STEP_ID = r"^[A-Za-z_][A-Za-z0-9_-]*$"
 LANGUAGE = r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$"
+VOICE_FILE = r"\.onnx$"
 TIME_RANGE = r"^([01][0-9]|2[0-3]):[0-5][0-9]-(([01][0-9]|2[0-3]):[0-5][0-9]|24:00)$"
 
 
@@ -49,6 +50,9 @@ class Group(Strict):
     language: str | None = Field(None, pattern=LANGUAGE,
                                  description="Language of the whisper these people hear (BCP-47); "
                                              "default the flow's staff_language.")
+    voice: str | None = Field(None, pattern=VOICE_FILE,
+                              description="Piper voice (.onnx) their whisper is spoken in; default "
+                                          "the bundled voice of its language, else espeak-ng.")
 
 
 class Routing(Strict):
@@ -167,6 +171,10 @@ class Flow(Strict):
                                        description="Language of the whisper staff hear (BCP-47); "
                                                    "default the flow's language.")
     timezone: str = Field(description="IANA name of the business's clock, e.g. Europe/London.")
+    voice: str | None = Field(None, pattern=VOICE_FILE,
+                              description="Piper voice (.onnx, its .onnx.json beside it) that speaks "
+                                          "the prompts, relative to the project root or absolute; "
+                                          "default the bundled voice of the language, else espeak-ng.")
     phone_numbers: list[str] = Field(default_factory=list, description="Twilio numbers it answers.")
     hours: dict[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"],
                 list[Annotated[str, Field(pattern=TIME_RANGE)]]] = Field(default_factory=dict)

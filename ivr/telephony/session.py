@@ -318,8 +318,9 @@ class CallSession:
 
     async def _play(self, say: ev.PlayPrompt) -> None:
         renderer = self.gateway.renderer
+        voice = self.call.flow.voice if self.call is not None else None
         audio = await asyncio.get_running_loop().run_in_executor(
-            None, renderer.render, say.text, say.language, say.audio)
+            None, renderer.render, say.text, say.language, say.audio, voice)
         self._mark_seq += 1
         mark = _SentMark(say.prompt_id, self._mark_seq)
         self.pending_marks.append(mark)

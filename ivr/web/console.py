@@ -20,8 +20,10 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Redirect
 from fastapi.templating import Jinja2Templates
 from markupsafe import Markup
 
+from ivr.audio.wav import ulaw_to_wav
 from ivr.errors import FlowError
 from ivr.flow import events as ev
+from ivr.flow.catalog import prompt_of
 from ivr.store.calls import CallStore, utcnow
 from ivr.telephony.stream import pump_media_stream
 from ivr.web.auth import Accounts, AuthError, LoginLimiter, Session
@@ -129,7 +131,23 @@ def console_router(admin: FlowAdmin, accounts: Accounts, calls: CallStore, secur
                     flow_map=Markup(flow_map_svg(shown or flow, problems)),
                     versions=admin.versions.versions(name), flow=flow,
                     steps=[sid for sid, s in flow.steps.items() if hasattr(s, "audio")],
-                    speech=admin.gateway.speech_status(flow.language))
+                    speech=admin.gateway.speech_status(flow.language),
+                    voice=admin.gateway.renderer.voices.choose(flow.language, flow.voice).note,
+                    spoken=[(sid, text) for sid in ("disclosure", *(shown or flow).steps)
+                            if (text := (prompt_of(shown or flow, sid) or ("",))[0])])
+
+    @router.get("/flows/{name}/prompts/{step}.wav")
+    async def prompt_audio(request: Request, name: str, step: str, version: int | None = None) -> Response:
+        """A step's prompt in the voice callers hear (rendered once, then from the cache)."""
+        current(request, "flows")
+        row = admin.versions.get(name, version) if version else admin.versions.latest(name)
+        flow = admin.check(name, row["yaml"])[0] if row else None
+        prompt = prompt_of(flow, step) if flow else None
+        if flow is None or prompt is None:
+            raise HTTPException(404)
+        renderer = admin.gateway.renderer
+        ulaw = await asyncio.to_thread(renderer.render, prompt[0], flow.language, prompt[1], flow.voice)
+        return Response(ulaw_to_wav(ulaw), media_type="audio/wav")
 
     @router.get("/flows/{name}/form", response_class=HTMLResponse)
     async def flow_form(request: Request, name: str) -> HTMLResponse:

@@ -13,6 +13,7 @@ import logging
 import os
 from pathlib import Path
 
+from ivr.audio.render import disclosure_seconds
 from ivr.errors import FlowError, Problem
 from ivr.flow.lint import lint_flow
 from ivr.flow.loader import load_flow_text
@@ -92,7 +93,7 @@ class FlowAdmin:
             flow = load_flow_text(text, f"{name}.yaml", self.gateway.settings.audio_dir.parent)
         except FlowError as exc:
             return None, exc.problems
-        return flow, lint_flow(flow)
+        return flow, lint_flow(flow, disclosure_seconds(self.gateway.renderer))
 
     def save_draft(self, name: str, text: str, user: str) -> int:
         return self.versions.add(name, text, user, "draft", note="save draft")

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from ivr.audio.mulaw import dbfs, pcm_to_ulaw, silence, ulaw_to_pcm
-from ivr.audio.render import PromptRenderer, RenderError, espeak_voice
+from ivr.audio.render import PromptRenderer, RenderError, Voices, espeak_voice
+from tests import needs
 
 
 def _tone(seconds: float, rate: int = 16000, amplitude: float = 0.5) -> bytes:
@@ -48,7 +49,9 @@ def test_recorded_prompt_is_converted_to_8khz_mulaw_and_cached(tmp_path: Path) -
 
 
 def test_text_is_spoken_by_espeak(tmp_path: Path) -> None:
-    ulaw = PromptRenderer(tmp_path, tmp_path).render("Press zero for a person.", "en-US")
+    needs.program("espeak-ng")
+    espeak_only = Voices(tmp_path, neural=False)
+    ulaw = PromptRenderer(tmp_path, tmp_path, espeak_only).render("Press zero for a person.", "en-US")
     assert 0.8 < len(ulaw) / 8000 < 4
     assert dbfs(ulaw_to_pcm(ulaw)) > -40
 

@@ -8,8 +8,6 @@ pin the media stream to one instance and the webhooks to others with the simulat
 from __future__ import annotations
 
 import itertools
-import os
-import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -21,16 +19,14 @@ from sqlalchemy.engine import make_url
 from ivr.cluster import Cluster
 from ivr.store.migrate import drop_everything
 from testkit.local_gateway import free_port
+from tests import needs
 from tests.telephony.conftest import TOKEN, _flows, recording_server, voice  # noqa: F401
 from tests.web.conftest import PASSWORD  # noqa: F401  (the tests' console password)
 
 
 def _postgres_url() -> str:
-    url = os.environ.get("IVR_TEST_POSTGRES_URL", "")
-    if not url:
-        pytest.skip("IVR_TEST_POSTGRES_URL is not set (./dev test starts PostgreSQL and sets it)")
-    if shutil.which("haproxy") is None:
-        pytest.skip("haproxy is not installed (./dev test installs it)")
+    url = needs.postgres_url()
+    needs.program("haproxy")
     return url
 
 

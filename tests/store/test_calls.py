@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,8 +11,8 @@ import pytest
 
 from ivr.store.calls import AsyncCallStore, CallStore, open_database
 from ivr.store.migrate import drop_everything, upgrade
+from tests import needs
 
-POSTGRES = os.environ.get("IVR_TEST_POSTGRES_URL", "")
 T0 = dt.datetime(2026, 11, 24, 10, 0, tzinfo=dt.UTC)
 
 
@@ -22,9 +21,7 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[CallStore]
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path / 'db' / 'calls.sqlite3'}"
     else:
-        if not POSTGRES:
-            pytest.skip("IVR_TEST_POSTGRES_URL is not set (./dev test starts PostgreSQL and sets it)")
-        url = POSTGRES
+        url = needs.postgres_url()
     engine = open_database(url)
     if request.param == "postgresql":  # the README's plain postgresql:// URL runs on psycopg 3
         assert url.startswith("postgresql://") and engine.dialect.driver == "psycopg"

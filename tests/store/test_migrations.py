@@ -16,6 +16,7 @@ from sqlalchemy.engine import Engine, make_url
 from ivr.store.calls import open_database
 from ivr.store.migrate import BASELINE, HERE, alembic_config, drop_everything, head_revision
 from ivr.store.tables import call_events, calls, metadata
+from tests import needs
 
 T0 = dt.datetime(2026, 11, 24, 10, 0, tzinfo=dt.UTC)
 
@@ -37,9 +38,7 @@ def _raw_engine(url: str) -> Engine:
 def test_a_fresh_database_is_migrated_to_the_newest_revision_with_no_drift(
         tmp_path: Path, which: str) -> None:
     urls = _urls(tmp_path)
-    if which == "postgresql" and len(urls) < 2:
-        pytest.skip("IVR_TEST_POSTGRES_URL is not set (./dev test starts PostgreSQL and sets it)")
-    url = urls[0] if which == "sqlite" else urls[1]
+    url = urls[0] if which == "sqlite" else needs.postgres_url()
     raw = _raw_engine(url)
     drop_everything(raw)
     raw.dispose()

@@ -19,6 +19,7 @@ import pytest
 from ivr.audio.render import PromptRenderer
 from testkit.local_gateway import RunningGateway, local_settings
 from testkit.twilio_simulator import SimulatedCall, TwilioSimulator
+from tests import needs
 from tests.conftest import FLOWS_DIR
 
 TOKEN = "test-auth-token-0123456789abcdef"
@@ -91,6 +92,7 @@ class _Recordings(http.server.BaseHTTPRequestHandler):
 @pytest.fixture(scope="session")
 def voice(tmp_path_factory: pytest.TempPathFactory) -> PromptRenderer:
     """The caller's voice: espeak-ng, converted to 8 kHz mu-law like a phone line."""
+    needs.program("espeak-ng")
     root = tmp_path_factory.mktemp("voice")
     return PromptRenderer(root, root)
 
@@ -100,7 +102,8 @@ def recording_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     import subprocess
 
     wav = tmp_path_factory.mktemp("rec") / "message.wav"
-    subprocess.run(["espeak-ng", "-v", "ko", "-w", str(wav), "안녕하세요 예약 문의 드립니다"], check=True)
+    subprocess.run([needs.program("espeak-ng"), "-v", "ko", "-w", str(wav), "안녕하세요 예약 문의 드립니다"],
+                   check=True)
     _Recordings.wav = wav.read_bytes()
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Recordings)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -112,6 +115,7 @@ def recording_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def running(tmp_path_factory: pytest.TempPathFactory, recording_server: str) -> Iterator[RunningGateway]:
+    needs.korean_model()
     root = tmp_path_factory.mktemp("gateway")
     settings = local_settings(root, _flows(root / "flows"), TOKEN, handoff_webhook=f"{recording_server}/crm",
                               handoff_secret=HANDOFF_SECRET, sms_from="+15550009999",

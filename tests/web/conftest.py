@@ -13,6 +13,7 @@ import pytest
 
 from ivr.web.auth import Accounts
 from testkit.local_gateway import RunningGateway, local_settings
+from tests import needs
 from tests.conftest import FLOWS_DIR
 
 TOKEN = "console-test-token"
@@ -23,6 +24,7 @@ ALL_DAY = "".join(f'  {d}: ["00:00-24:00"]\n' for d in ("mon", "tue", "wed", "th
 
 @pytest.fixture(scope="module")
 def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningGateway]:
+    needs.korean_model()
     root = tmp_path_factory.mktemp("console")
     flows = root / "flows"
     flows.mkdir()
@@ -60,16 +62,13 @@ def artifacts() -> Path:
     return folder
 
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-
-
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     """Debian's Chromium, headless, driven by Playwright (never a downloaded browser)."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=[
+        browser = playwright.chromium.launch(executable_path=needs.chromium(), args=[
             "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
             "--disable-background-networking", "--disable-component-update", "--disable-sync"])
         yield browser

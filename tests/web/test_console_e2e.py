@@ -55,7 +55,7 @@ def test_edit_publish_call_roll_back_review(console: RunningGateway, browser: Br
     original = editor.input_value()
 
     # Break it: the disclosure no longer says the line is automated.
-    broken = original.replace("자동 응답 시스템입니다", "미용실입니다")
+    broken = original.replace("자동 응답입니다", "미용실입니다")
     editor.fill(broken)
     expect(page.locator("#problems")).to_contain_text("must say the line is automated")
     expect(page.locator("#publish")).to_be_disabled()

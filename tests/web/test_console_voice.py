@@ -3,7 +3,6 @@ Streams websocket, recognised by Vosk on the gateway like a phone caller's voice
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,18 +12,18 @@ import pytest
 from playwright.sync_api import Browser, expect, sync_playwright
 
 from testkit.local_gateway import RunningGateway
+from tests import needs
 from tests.web.conftest import PASSWORD, artifacts
 
 pytestmark = pytest.mark.slow
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
 
 def _microphone_file(folder: Path) -> Path:
     """'상담원' (a person, please) between silences, as the fake microphone's input."""
     spoken, padded = folder / "spoken.wav", folder / "mic.wav"
-    subprocess.run(["espeak-ng", "-v", "ko", "-w", str(spoken), "상담 원"], check=True)
-    subprocess.run(["sox", "-q", str(spoken), "-r", "48000", "-c", "1", "-b", "16", str(padded),
-                    "pad", "1.5", "2.5"], check=True)
+    subprocess.run([needs.program("espeak-ng"), "-v", "ko", "-w", str(spoken), "상담 원"], check=True)
+    subprocess.run([needs.program("sox"), "-q", str(spoken), "-r", "48000", "-c", "1", "-b", "16",
+                    str(padded), "pad", "1.5", "2.5"], check=True)
     return padded
 
 
@@ -32,7 +31,7 @@ def _microphone_file(folder: Path) -> Path:
 def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Browser]:
     mic = _microphone_file(tmp_path_factory.mktemp("mic"))
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=[
+        browser = playwright.chromium.launch(executable_path=needs.chromium(), args=[
             "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
             "--disable-component-update", "--disable-sync", "--autoplay-policy=no-user-gesture-required",
             "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",

@@ -48,7 +48,7 @@ def test_files_are_imported_once_as_published_versions(admin: FlowAdmin) -> None
 
 
 def test_a_draft_with_errors_cannot_be_published(admin: FlowAdmin) -> None:
-    broken = _text(admin).replace("automated system", "helpful line")
+    broken = _text(admin).replace("automated line", "helpful line")
     number = admin.save_draft("plumbing", broken, "ed@example.com")
     with pytest.raises(PublishRefused) as refused:
         admin.publish("plumbing", number, "ed@example.com")
@@ -86,7 +86,7 @@ def test_try_it_replays_typed_lines_through_the_draft(admin: FlowAdmin) -> None:
     assert flow is not None
     lines = try_call(flow, ["#2", "no"], at="2026-11-24T10:00")
     texts = [line["text"] for line in lines]
-    assert texts[0].startswith("This is Riverside Plumbing's automated system")
+    assert texts[0].startswith("Riverside Plumbing's automated line")
     assert any("95 dollars" in t for t in texts) and lines[-1]["text"] == "call ends: answered"
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,7 @@ from ivr.store.migrate import drop_everything, upgrade
 from ivr.store.tables import calls
 from ivr.web.flow_map import flow_map_svg
 from ivr.web.struggle import calls_matching, overlay, step_figures
+from tests import needs
 from tests.conftest import FLOWS_DIR
 
 NOW = dt.datetime.now(dt.UTC).replace(microsecond=0)
@@ -26,9 +26,7 @@ NOW = dt.datetime.now(dt.UTC).replace(microsecond=0)
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[CallStore]:
     url = f"sqlite:///{tmp_path / 'calls.sqlite3'}"
     if request.param == "postgresql":
-        url = os.environ.get("IVR_TEST_POSTGRES_URL", "")
-        if not url:
-            pytest.skip("IVR_TEST_POSTGRES_URL is not set (./dev test starts PostgreSQL and sets it)")
+        url = needs.postgres_url()
     engine = open_database(url)
     drop_everything(engine)
     upgrade(engine)
