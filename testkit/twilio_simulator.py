@@ -80,7 +80,11 @@ class DropStream:
 
 @dataclass(frozen=True)
 class HangUp:
-    pass
+    """The caller hangs up: the stream gets `stop`. Twilio's documentation leaves open whether
+    the <Connect action> is requested afterwards; `connect_action` picks: "none", "after" the
+    stop (with CallStatus=completed), or "before" it (the request overtaking the stop)."""
+
+    connect_action: str = "none"
 
 
 @dataclass(frozen=True)
@@ -202,6 +206,7 @@ class _CallRun:
         self.stream_down = False
         self.echo_marks = True
         self.stay_on_line = False
+        self.connect_after_hangup = "none"
 
     async def post(self, url: str, extra: dict[str, str] | None = None) -> str | None:
         params = {**self.base_params, **(extra or {})}
@@ -260,10 +265,12 @@ class _CallRun:
         if self.stream_down:
             self.call.stream_refused = 0  # connection refused / timed out (errors 31902, 31901)
         else:
-            await _MediaStream(self, stream.attrib["url"], params).run()
-        if self.hung_up:
-            return ""
+            await _MediaStream(self, stream.attrib["url"], params, verb.attrib.get("action")).run()
         action = verb.attrib.get("action")
+        if self.hung_up:
+            if action and self.connect_after_hangup == "after":
+                await self.post(action, {"CallStatus": "completed"})
+            return ""
         return (await self.post(action) or "") if action else None
 
     async def _verb_dial(self, verb: ET.Element) -> str | None:
@@ -320,8 +327,9 @@ class _CallRun:
 class _MediaStream:
     """Twilio's side of a bidirectional Media Stream, in real time."""
 
-    def __init__(self, run: _CallRun, url: str, params: dict[str, str]) -> None:
+    def __init__(self, run: _CallRun, url: str, params: dict[str, str], action: str | None = None) -> None:
         self.run_ = run
+        self.action = action
         self.call = run.call
         self.url = url
         self.params = params
@@ -482,6 +490,9 @@ class _MediaStream:
             elif isinstance(step, Then):
                 run.steps[:0] = await step.next_steps(self.call)
             elif isinstance(step, HangUp):
+                run.connect_after_hangup = step.connect_action
+                if step.connect_action == "before" and self.action:
+                    await run.post(self.action, {"CallStatus": "completed"})
                 await self._hang_up(ws)
                 return
         if not run.stay_on_line and not self.closed.is_set():

@@ -46,12 +46,15 @@ class _Out:
         if prompt_id is None:
             prompt_id = f"p{self.state.prompt_count + 1}"
             self.update(prompt_count=self.state.prompt_count + 1)
-        action = ev.PlayPrompt(text=text, prompt_id=prompt_id, audio=audio, language=self.language)
+        action = ev.PlayPrompt(text=text, prompt_id=prompt_id, audio=audio, language=self.language,
+                               line=len(self.state.turns))
         self.actions.append(action)
         self.turn("system", action.text, **meta)
         return action
 
     def emit(self, action: ev.Action) -> None:
+        if isinstance(action, ev.PlayPrompt):  # a replayed prompt is a new line of the transcript
+            action = replace(action, line=len(self.state.turns))
         self.actions.append(action)
         if isinstance(action, ev.PlayPrompt):
             self.turn("system", action.text)

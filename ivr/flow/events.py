@@ -108,6 +108,9 @@ class PlayPrompt:
     prompt_id: str
     audio: str | None = None
     language: str = "en-US"
+    # Its line in the call's transcript (the engine sets it), so that what became of the prompt
+    # on the line (heard, cut off, never played) is recorded against the right line.
+    line: int | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)

@@ -99,6 +99,37 @@ class CallStore:
             with self.engine.begin() as conn:
                 conn.execute(insert(call_events), [{"call_sid": sid, "step": None, **row} for row in rows])
 
+    def mark_prompt(self, sid: str, line: int, **heard: Any) -> None:
+        """What became of the prompt on transcript line `line`: `heard` (full, cut, never,
+        unconfirmed), `played_s` of `of_s`, and `cut_by` (key, barge-in, hang-up...)."""
+        with self.engine.begin() as conn:
+            row = conn.execute(select(call_events.c.id, call_events.c.data).where(
+                call_events.c.call_sid == sid, call_events.c.kind == "turn",
+                call_events.c.data["line"].as_integer() == line)).first()
+            if row is not None:
+                conn.execute(update(call_events).where(call_events.c.id == row.id)
+                             .values(data={**(row.data or {}), **heard}))
+
+    def prompt_figures(self, sids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """Per call: how its disclosure went and how many prompts were heard, cut or never
+        played (for the CSV)."""
+        heard = call_events.c.data["heard"].as_string()
+        out: dict[str, dict[str, Any]] = {}
+        with self.engine.connect() as conn:
+            for start in range(0, len(sids), 500):
+                rows = conn.execute(select(call_events.c.call_sid, call_events.c.data).where(
+                    call_events.c.call_sid.in_(sids[start:start + 500]), call_events.c.kind == "turn",
+                    heard.is_not(None)).order_by(call_events.c.id))
+                for sid, data in rows:
+                    entry = out.setdefault(sid, {"prompts_heard": 0, "prompts_cut": 0,
+                                                 "prompts_unplayed": 0, "disclosure": ""})
+                    kind = {"full": "prompts_heard", "unconfirmed": "prompts_heard",
+                            "cut": "prompts_cut"}.get(data["heard"], "prompts_unplayed")
+                    entry[kind] += 1
+                    if data.get("prompt") == "disclosure" and not entry["disclosure"]:
+                        entry["disclosure"] = describe_heard(data)
+        return out
+
     def add_voicemail(self, sid: str, **fields: Any) -> None:
         with self.engine.begin() as conn:
             conn.execute(insert(voicemails).values(call_sid=sid, created_at=utcnow(), **fields))
@@ -172,6 +203,21 @@ class CallStore:
             query = query.limit(limit)
         with self.engine.connect() as conn:
             return [dict(r) for r in conn.execute(query).mappings()]
+
+
+def describe_heard(data: dict[str, Any]) -> str:
+    """A prompt's fate in words, for people: "heard", "cut after 1.2 s (key)", "never played"."""
+    heard = data.get("heard")
+    why = f" ({data['cut_by']})" if data.get("cut_by") else ""
+    if heard == "full":
+        return "heard"
+    if heard == "unconfirmed":
+        return "played (its mark never came back)"
+    if heard == "cut":
+        return f"cut after {float(data.get('played_s', 0)):.1f} s of {float(data.get('of_s', 0)):.1f} s{why}"
+    if heard == "never":
+        return f"never played{why}"
+    return ""
 
 
 class AsyncCallStore:

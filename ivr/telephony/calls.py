@@ -112,15 +112,27 @@ class LiveCall:
         """Add a line to the call's timeline (dial results, stream faults...)."""
         self.store.later(self.store.calls.add_events, self.sid, [_row(kind, None, text, **data)])
 
+    def prompt_heard(self, say: ev.PlayPrompt, heard: str, played_s: float, of_s: float,
+                     cut_by: str | None = None) -> None:
+        """Record what the line did with a prompt: heard to the end (`full`), `cut` after
+        `played_s`, `never` played, or `unconfirmed` (taken as played when its mark was lost)."""
+        if say.line is None:
+            return
+        fields: dict[str, Any] = {"heard": heard, "played_s": round(played_s, 2), "of_s": round(of_s, 2),
+                                  "prompt": say.prompt_id}
+        if cut_by:
+            fields["cut_by"] = cut_by
+        self.store.later(self.store.calls.mark_prompt, self.sid, say.line, **fields)
+
     def update(self, **fields: Any) -> None:
         self.store.later(self.store.calls.update_call, self.sid, **fields)
 
     def _record(self, actions: list[ev.Action]) -> None:
         state = self.state
-        turns = state.turns[self._saved_turns:]
+        first, turns = self._saved_turns, state.turns[self._saved_turns:]
         self._saved_turns = len(state.turns)
-        rows = [_row("turn", t.speaker, mask_cards(t.text), at=t.at, step=t.step or "", **t.meta)
-                for t in turns]
+        rows = [_row("turn", t.speaker, mask_cards(t.text), at=t.at, step=t.step or "", line=first + i,
+                     **t.meta) for i, t in enumerate(turns)]
         rows += [_row("transfer", None, a.summary, group=a.people.group, reason=a.reason)
                  for a in actions if isinstance(a, ev.HandOver)]
         self.store.later(self.store.calls.add_events, self.sid, rows)

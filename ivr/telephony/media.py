@@ -33,7 +33,10 @@ class MarkPlayed:
 
 @dataclass(frozen=True)
 class StreamStopped:
-    pass
+    """The stream ended: `hung_up` when the provider said so (Twilio's `stop`: the call is
+    over), else the connection was lost."""
+
+    hung_up: bool = False
 
 
 @dataclass(frozen=True)

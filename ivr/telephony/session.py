@@ -45,10 +45,17 @@ class Outbound(Protocol):
 
 @dataclass(frozen=True)
 class _SentMark:
-    """A mark sent after a prompt's audio: the prompt it ends, and its unique name on the line."""
+    """A mark sent after a prompt's audio: the prompt it ends, its unique name on the line, and
+    when the prompt's audio starts playing there (loop time) and for how long."""
 
-    prompt_id: str
+    say: ev.PlayPrompt
     seq: int
+    starts: float = 0.0
+    seconds: float = 0.0
+
+    @property
+    def prompt_id(self) -> str:
+        return self.say.prompt_id
 
     @property
     def name(self) -> str:
@@ -91,6 +98,7 @@ class CallSession:
         self._audio: asyncio.Queue[m.Audio | None] = asyncio.Queue()
         self._speech_task: asyncio.Task[None] | None = None
         self._key_at: float | None = None  # loop time the last key arrived (for MediaStats)
+        self._lost_marks: set[str] = set()  # taken as played when they never came back
         self._handlers: dict[type, Callable[[m.MediaEvent], Awaitable[None]]] = {
             m.StreamStarted: self._on_start, m.Key: self._on_key, m.MarkPlayed: self._on_mark,
             m.StreamStopped: self._on_stop, m.Ignored: self._on_ignored,
@@ -113,6 +121,7 @@ class CallSession:
     async def fail(self, detail: str) -> None:
         """End the stream with a fault transfer; the <Connect action> dials a person."""
         if self.call is not None and self.terminal is None:
+            self._unplayed("fault")
             actions = self.call.fault(detail)
             self.terminal = next((a for a in actions if isinstance(a, (ev.HandOver, ev.TakeMessage))),
                                  None)
@@ -171,7 +180,7 @@ class CallSession:
         await self._run(rest)
         if call.first_key:
             key, call.first_key = call.first_key, None
-            await self._barge_in()
+            await self._barge_in("key")
             await self._caller_event(ev.Pressed(key, at=utcnow()))
 
     async def _speech_loop(self) -> None:
@@ -221,7 +230,7 @@ class CallSession:
             self.call.first_key = self.call.first_key or event.digit  # pressed once the disclosure ends
             return
         self._key_at = asyncio.get_running_loop().time()
-        await self._barge_in()
+        await self._barge_in("key")
         await self._caller_event(ev.Pressed(event.digit, at=utcnow()))
 
     async def _on_mark(self, event: m.MediaEvent) -> None:
@@ -236,15 +245,23 @@ class CallSession:
         del self.pending_marks[: len(done)]
         prompts = [sent.prompt_id for sent in done]
         if self.call is not None:
-            for prompt in prompts:
-                self.call.apply(ev.PromptFinished(prompt, at=utcnow()))
+            for sent in done:
+                heard = "unconfirmed" if sent.name in self._lost_marks else "full"
+                self.call.prompt_heard(sent.say, heard, sent.seconds, sent.seconds)
+                self.call.apply(ev.PromptFinished(sent.prompt_id, at=utcnow()))
         if "disclosure" in prompts and self.after_disclosure is not None:
             await self._disclosure_played()
         elif not self.pending_marks:
             await self._prompts_done()
 
     async def _on_stop(self, event: m.MediaEvent) -> None:
+        assert isinstance(event, m.StreamStopped)
         self._stop_timer()
+        self._unplayed("hang-up" if event.hung_up else "stream lost")
+        if self.call is not None and self.terminal is not None and self.call.decision is None:
+            # The caller's next step was decided, and its prompt ("connecting you", the voicemail
+            # line) was still playing: the <Connect action> carries it out all the same.
+            self.call.decision = self.terminal
         self.closed = True
         self._audio.put_nowait(None)
         await self._release()
@@ -262,7 +279,7 @@ class CallSession:
         assert listening is not None
         async with self.lock:
             if self.after_disclosure is None:  # speech over the disclosure does not cut it short
-                await self._barge_in()
+                await self._barge_in("barge-in")
             self._stop_timer()
         speech.grammar = listening.listen.grammar
 
@@ -298,7 +315,7 @@ class CallSession:
             return
         actions = self.call.apply(event)
         if actions and self.after_disclosure is not None:
-            await self._barge_in()  # a person or an emergency, asked for over the disclosure
+            await self._barge_in(_cut_by(actions))  # a person or an emergency, asked for over it
         await self._run(actions)
 
     async def _run(self, actions: list[ev.Action]) -> None:
@@ -319,16 +336,17 @@ class CallSession:
     async def _play(self, say: ev.PlayPrompt) -> None:
         renderer = self.gateway.renderer
         voice = self.call.flow.voice if self.call is not None else None
-        audio = await asyncio.get_running_loop().run_in_executor(
-            None, renderer.render, say.text, say.language, say.audio, voice)
+        loop = asyncio.get_running_loop()
+        audio = await loop.run_in_executor(None, renderer.render, say.text, say.language, say.audio, voice)
         self._mark_seq += 1
-        mark = _SentMark(say.prompt_id, self._mark_seq)
+        # The line plays prompts one after another in real time, each once the last has played.
+        starts, seconds = max(self._playout_end, loop.time()), len(audio) / SAMPLE_RATE
+        mark = _SentMark(say, self._mark_seq, starts, seconds)
         self.pending_marks.append(mark)
         await self.out.play(audio, mark.name)
-        # The line plays prompts one after another in real time; should a mark never come back,
-        # the call must not wait for it forever (nobody is left in silence).
-        loop = asyncio.get_running_loop()
-        self._playout_end = max(self._playout_end, loop.time()) + len(audio) / SAMPLE_RATE
+        # Should a mark never come back, the call must not wait for it forever (nobody is left
+        # in silence).
+        self._playout_end = starts + seconds
         loop.call_at(self._playout_end + MARK_GRACE_S, self._mark_overdue, mark)
 
     def _mark_overdue(self, mark: _SentMark) -> None:
@@ -336,6 +354,7 @@ class CallSession:
             asyncio.get_running_loop().create_task(self._on_overdue_mark(mark))
 
     async def _on_overdue_mark(self, mark: _SentMark) -> None:
+        self._lost_marks.add(mark.name)
         await self.handle(m.MarkPlayed(mark.name))  # as if it came back: under the lock, faults guarded
         if self.call is not None:
             log.warning("call %s: mark %s never came back; went on without it", self.call.sid, mark.name)
@@ -350,12 +369,32 @@ class CallSession:
             loop = asyncio.get_running_loop()
             self.listening.timer = loop.call_later(self.listening.listen.timeout, self._silence_due)
 
-    async def _barge_in(self) -> None:
+    async def _barge_in(self, why: str) -> None:
         if self.pending_marks:
+            self._cut_short(why)
             self.cleared.update(sent.name for sent in self.pending_marks)
             self.pending_marks.clear()
             self._playout_end = 0.0  # the line's buffer is empty again
             await self.out.clear()
+
+    def _cut_short(self, why: str) -> None:
+        """Record how much of each prompt still on the line was heard before `why` stopped it."""
+        if self.call is None:
+            return
+        now = asyncio.get_running_loop().time()
+        for sent in self.pending_marks:
+            played = min(max(now - sent.starts, 0.0), sent.seconds)
+            self.call.prompt_heard(sent.say, "cut" if played >= 0.05 else "never", played, sent.seconds, why)
+
+    def _unplayed(self, why: str) -> None:
+        """The stream is ending: prompts on the line are cut, the held menu is never played."""
+        self._cut_short(why)
+        self.pending_marks.clear()
+        held, self.after_disclosure = self.after_disclosure or [], None
+        if self.call is not None:
+            for action in held:
+                if isinstance(action, ev.PlayPrompt):
+                    self.call.prompt_heard(action, "never", 0.0, 0.0, why)
 
     def _silence_due(self) -> None:
         if self.listening is not None:
@@ -379,6 +418,7 @@ class CallSession:
 
     async def _close(self) -> None:
         self._stop_timer()
+        self._unplayed(_cut_by([self.terminal]) if self.terminal is not None else "fault")
         if not self.closed:
             self.closed = True
             self._audio.put_nowait(None)
@@ -389,3 +429,15 @@ class CallSession:
             finally:
                 await self._release()
 
+
+
+def _cut_by(actions: list[ev.Action]) -> str:
+    """What cut a prompt short, in the words of the call record."""
+    for action in actions:
+        if isinstance(action, ev.HandOver):
+            return "transfer"
+        if isinstance(action, ev.TakeMessage):
+            return "voicemail"
+        if isinstance(action, ev.EndCall):
+            return "goodbye"
+    return "caller"

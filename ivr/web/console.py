@@ -24,7 +24,7 @@ from ivr.audio.wav import ulaw_to_wav
 from ivr.errors import FlowError
 from ivr.flow import events as ev
 from ivr.flow.catalog import prompt_of
-from ivr.store.calls import CallStore, utcnow
+from ivr.store.calls import CallStore, describe_heard, utcnow
 from ivr.telephony.stream import pump_media_stream
 from ivr.web.auth import Accounts, AuthError, LoginLimiter, Session
 from ivr.web.dashboard import dashboard_figures, filter_calls
@@ -40,6 +40,7 @@ HERE = Path(__file__).resolve().parent
 COOKIE = "ivr_session"
 LIVE_EVERY_S = 1.0  # how often the live page is brought up to date
 templates = Jinja2Templates(directory=str(HERE / "templates"))
+templates.env.filters["heard"] = lambda data: describe_heard(data or {})
 
 
 def console_router(admin: FlowAdmin, accounts: Accounts, calls: CallStore, secure_cookie: bool) -> APIRouter:
@@ -361,12 +362,15 @@ def console_router(admin: FlowAdmin, accounts: Accounts, calls: CallStore, secur
         current(request, "calls")
         out = io.StringIO()
         fields = ["sid", "flow", "flow_version", "caller", "started_at", "ended_at", "outcome",
-                  "transfer_reason", "transferred_to", "answered_by", "time_to_human_s", "summary"]
+                  "transfer_reason", "transferred_to", "answered_by", "time_to_human_s", "summary",
+                  "disclosure", "prompts_heard", "prompts_cut", "prompts_unplayed"]
         writer = csv.DictWriter(out, fields, extrasaction="ignore")
         writer.writeheader()
         filters = dict(request.query_params)
-        writer.writerows(await asyncio.to_thread(filter_calls, calls, filters, limit=100_000,
-                                                 within=behind_figure(filters)))
+        rows = await asyncio.to_thread(filter_calls, calls, filters, limit=100_000,
+                                       within=behind_figure(filters))
+        heard = await asyncio.to_thread(calls.prompt_figures, [r["sid"] for r in rows])
+        writer.writerows({**row, **heard.get(row["sid"], {})} for row in rows)
         return Response(out.getvalue(), media_type="text/csv",
                         headers={"Content-Disposition": "attachment; filename=calls.csv"})
 

@@ -32,10 +32,18 @@ def _miss() -> Any:
                EVENTS.c.data["handover"].as_string() == "not understood")
 
 
+def _heard_turn() -> Any:
+    """A transcript line the caller met: said by them, or a prompt that was at least begun on
+    the line (a prompt queued but never played, e.g. the menu after 0 over the disclosure,
+    was not where the caller was)."""
+    heard = EVENTS.c.data["heard"].as_string()
+    return and_(EVENTS.c.kind == "turn", or_(heard.is_(None), heard != "never"))
+
+
 def _last_turns(sids: Select[Any]) -> Any:
     """Each call's last transcript line: where it was when the caller hung up."""
     return (select(EVENTS.c.call_sid, func.max(EVENTS.c.id).label("last"))
-            .where(EVENTS.c.kind == "turn", EVENTS.c.call_sid.in_(sids)).group_by(EVENTS.c.call_sid)
+            .where(_heard_turn(), EVENTS.c.call_sid.in_(sids)).group_by(EVENTS.c.call_sid)
             .subquery())
 
 
@@ -69,7 +77,7 @@ def _count(store: CallStore, flow: str, since: dt.datetime,
     with store.engine.connect() as conn:
         for step, n in conn.execute(
                 select(EVENTS.c.step, func.count(func.distinct(EVENTS.c.call_sid)))
-                .where(EVENTS.c.call_sid.in_(sids), EVENTS.c.kind == "turn").group_by(EVENTS.c.step)):
+                .where(EVENTS.c.call_sid.in_(sids), _heard_turn()).group_by(EVENTS.c.step)):
             put(step, "reached", n)
         for step, n in conn.execute(
                 select(EVENTS.c.step, func.count()).where(EVENTS.c.call_sid.in_(sids), _miss())

@@ -33,6 +33,11 @@ def test_disclosure_is_the_first_action(shipped: ShippedFlow, when: str) -> None
     assert first.prompt_id == "disclosure"
     assert first.text == flow.disclosure.text
     assert caller.state.turns[0].text == flow.disclosure.text
+    # every prompt knows its transcript line, so what the line did with it lands on that line
+    prompts = [a for a in caller.first_actions if isinstance(a, ev.PlayPrompt)]
+    lines = [caller.state.turns[p.line].text for p in prompts if p.line is not None]
+    assert lines == [p.text for p in prompts]
+    assert first.line == 0
 
 
 def test_over_the_disclosure_a_person_is_honoured_and_a_choice_waits(shipped: ShippedFlow) -> None:

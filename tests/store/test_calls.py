@@ -151,3 +151,22 @@ def test_dashboard_figures_are_counted_by_the_database(store: CallStore) -> None
     assert figures["early_hangups"] == 1
     day = T0.date()
     assert figures["per_day"] == [(day.isoformat(), 6), ((day + dt.timedelta(days=1)).isoformat(), 1)]
+
+
+def test_what_became_of_a_prompt_is_kept_on_its_transcript_line(store: CallStore) -> None:
+    from ivr.store.calls import describe_heard
+
+    store.start_call("CA9", "korean", "v1", "+1", "+2", T0, "vosk")
+    store.add_events("CA9", [
+        {"at": T0, "kind": "turn", "speaker": "system", "text": "automated", "data": {"line": 0}},
+        {"at": T0, "kind": "turn", "speaker": "system", "text": "menu", "data": {"line": 1}},
+        {"at": T0, "kind": "turn", "speaker": "caller", "text": "[key 0]", "data": {"line": 2}}])
+    store.mark_prompt("CA9", 0, heard="cut", played_s=1.2, of_s=4.7, cut_by="key", prompt="disclosure")
+    store.mark_prompt("CA9", 1, heard="never", played_s=0, of_s=0, cut_by="transfer", prompt="p1")
+    events = store.get_call("CA9")["events"]  # type: ignore[index]
+    assert [describe_heard(e["data"]) for e in events] == [
+        "cut after 1.2 s of 4.7 s (key)", "never played (transfer)", ""]
+    assert events[0]["data"]["line"] == 0  # the rest of the line's data stays
+    assert store.prompt_figures(["CA9", "CAnone"]) == {"CA9": {
+        "prompts_heard": 0, "prompts_cut": 1, "prompts_unplayed": 1,
+        "disclosure": "cut after 1.2 s of 4.7 s (key)"}}

@@ -72,7 +72,7 @@ class TwilioMediaCodec:
         return m.MarkPlayed(str(message["mark"]["name"]))
 
     def _stop(self, message: dict[str, Any]) -> m.MediaEvent:
-        return m.StreamStopped()
+        return m.StreamStopped(hung_up=True)
 
     # ---- outbound ----
 

@@ -96,6 +96,8 @@ def twilio_router(gateway: Gateway, signatures: TwilioSignatures, twiml: TwimlBu
     @router.post("/connected")
     async def connected(request: Request) -> Response:
         params = await signed(request)
+        if params.get("CallStatus", "") in FINAL_STATUSES:
+            return await caller_gone(params)
         call = await call_for(params, stream_over=True)
         if call.decision is not None:
             _note_dial(gateway, call, call.decision)
@@ -113,6 +115,20 @@ def twilio_router(gateway: Gateway, signatures: TwilioSignatures, twiml: TwimlBu
         if call.disclosure_heard or call.disclosure is None:
             return _xml(twiml.actions(actions))
         return _xml(twiml.disclosure_then(call.disclosure, actions))
+
+    async def caller_gone(params: dict[str, str]) -> Response:
+        """The <Connect action> after the caller hung up (Twilio posts it with a final
+        CallStatus): nobody is dialled, and a call with nothing decided ended by the caller's
+        hang-up, not by a fault. The stream's `stop` may come before or after this request."""
+        call = await gateway.load_call(params.get("CallSid", ""))
+        if call is not None and call.decision is None:
+            call.note("status", "caller hung up during the media stream",
+                      disclosure_heard=call.disclosure_heard)
+            call.apply(ev.CallEnded(at=utcnow()))
+            call.update(ended_at=utcnow())
+            if gateway.registry.get(call.sid) is not call:  # its stream is over: share it now
+                await call.save()
+        return _xml(twiml.actions([ev.EndCall()]))
 
     @router.post("/dial-status")
     async def dial_status(request: Request) -> Response:
