@@ -28,7 +28,8 @@ def test_inbound_messages_become_events() -> None:
     assert codec.decode('{"event":"dtmf","streamSid":"MZ1","dtmf":{"track":"inbound_track","digit":"0"}}') \
         == m.Key("0")
     assert codec.decode('{"event":"mark","streamSid":"MZ1","mark":{"name":"p1#1"}}') == m.MarkPlayed("p1#1")
-    assert codec.decode('{"event":"stop","streamSid":"MZ1","stop":{"callSid":"CA123"}}') == m.StreamStopped(hung_up=True)
+    stop = '{"event":"stop","streamSid":"MZ1","stop":{"callSid":"CA123"}}'
+    assert codec.decode(stop) == m.StreamStopped(hung_up=True)  # the call is over
 
 
 def test_garbage_is_ignored_with_a_reason_never_raised() -> None:
