@@ -13,10 +13,11 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI, HTTPException
+from fastapi import FastAPI, HTTPException, Response
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
+from ivr.audio.wav import ulaw_to_wav
 from ivr.config import Settings
 from ivr.errors import ConfigError, FlowError
 from ivr.flow.catalog import spoken_prompts
@@ -44,7 +45,7 @@ def create_app(settings: Settings, gateway: Gateway | None = None, warm: bool = 
     gateway = gateway or Gateway.build(settings)
     gateway.media_codec = TwilioMediaCodec  # the console's microphone speaks Twilio's format too
     signatures = TwilioSignatures(settings.twilio_auth_token, settings.base_url())
-    twiml = TwimlBuilder(settings.base_url(), settings.stream_url())
+    twiml = TwimlBuilder(settings.base_url(), settings.stream_url(), prompt_url=gateway.prompt_url)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -105,6 +106,15 @@ def create_app(settings: Settings, gateway: Gateway | None = None, warm: bool = 
         if call is None:
             raise HTTPException(404, "no such call in progress; see its record")
         return handoff_record(gateway, call)
+
+    @app.get("/prompts/{key}.wav")
+    async def rendered_prompt(key: str) -> Response:
+        """A prompt rendered here, for Twilio's <Play> (a 96-bit content key: unguessable for
+        sentences nobody has seen, such as a whisper)."""
+        ulaw = gateway.renderer.cached(key)
+        if ulaw is None:
+            raise HTTPException(404)
+        return Response(ulaw_to_wav(ulaw), media_type="audio/wav")
 
     @app.get("/audio/{name:path}")
     async def audio(name: str) -> FileResponse:

@@ -109,13 +109,16 @@ class SimulatedCall:
     cleared: int = 0
     dialed: list[list[str]] = field(default_factory=list)
     dial_reports: list[dict[str, str]] = field(default_factory=list)  # what each <Dial action> got
-    whispers: list[str] = field(default_factory=list)
+    whispers: list[str] = field(default_factory=list)  # said by <Say>, or "[audio]" for a <Play>
+    whisper_audio: list[bytes] = field(default_factory=list)  # the WAV files a whisper <Play>ed
+    played: list[tuple[str, int]] = field(default_factory=list)  # every <Play> URL and its HTTP status
     recorded: bool = False
     stream_opened: bool = False
     stream_refused: int | None = None
     ended: str = ""
     received_audio_bytes: int = 0
     heard: bytearray = field(default_factory=bytearray)  # the gateway's audio, as the caller got it
+    mark_at: dict[str, int] = field(default_factory=dict)  # mark -> bytes of `heard` sent before it
     turn_latencies: list[float] = field(default_factory=list)
     barge_ins: list[float] = field(default_factory=list)  # speech onset over a prompt -> `clear`
     dial_at: float | None = None
@@ -247,6 +250,13 @@ class _CallRun:
 
     async def _verb_play(self, verb: ET.Element) -> None:
         self.call.said.append(f"[play {verb.text}]")
+        await self.fetch(verb.text or "")
+
+    async def fetch(self, url: str) -> bytes:
+        """What Twilio plays for a <Play>: the file at its URL (status kept in `played`)."""
+        reply = await self.http.get(self.sim.reach(url))
+        self.call.played.append((url, reply.status_code))
+        return reply.content if reply.status_code == 200 else b""
 
     async def _verb_gather(self, verb: ET.Element) -> str | None:
         for child in verb:
@@ -297,6 +307,9 @@ class _CallRun:
             return False
         document = ET.fromstring(whisper)
         self.call.whispers += [e.text or "" for e in document.iter("Say")]
+        for play in document.iter("Play"):
+            self.call.whispers.append("[audio]")
+            self.call.whisper_audio.append(await self.fetch(play.text or ""))
         gather = document.find("Gather")
         if gather is None:
             return True  # nothing to answer: the person is connected once the whisper ends
@@ -387,6 +400,7 @@ class _MediaStream:
                     self.idle.clear()
                 elif kind == "mark":
                     self.call.sent_marks.append(str(message["mark"]["name"]))
+                    self.call.mark_at[str(message["mark"]["name"])] = len(self.call.heard)
                     self.playback.append(str(message["mark"]["name"]))
                     self.idle.clear()
                 elif kind == "clear":

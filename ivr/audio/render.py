@@ -12,6 +12,7 @@ import hashlib
 import io
 import logging
 import os
+import re
 import shutil
 import subprocess
 import threading
@@ -36,6 +37,7 @@ with warnings.catch_warnings():
 
 log = logging.getLogger(__name__)
 RENDER_VERSION = "2"  # bump when rendering changes, so caches refill
+KEY = re.compile(r"[0-9a-f]{24}")
 
 
 class RenderError(IvrError):
@@ -145,23 +147,36 @@ class PromptRenderer:
         """Mu-law audio for a prompt: the recorded file when given, else speech of `text` in
         `voice` (a Piper .onnx file) or the language's own voice."""
         speaker = None if audio else self.voices.choose(language, voice).speaker
-        source = f"file:{audio}" if audio else f"tts:{speaker.name if speaker else ''}:{text}"
-        key = hashlib.sha256(f"{RENDER_VERSION}|{source}".encode()).hexdigest()[:24]
-        cached = self._memory.get(key)
-        if cached is not None:
-            return cached
+        key = self.key(text, language, audio, voice)
+        data = self.cached(key)
+        if data is not None:
+            return data
         path = self.cache_dir / f"{key}.ulaw"
-        if path.is_file():
-            data = path.read_bytes()
-        else:
-            data = self._convert_file(self.audio_root / audio) if audio else self._speak(speaker, text)
-            self.cache_dir.mkdir(parents=True, exist_ok=True)
-            # Own temporary name: instances sharing the cache may render the same prompt at once.
-            tmp = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
-            tmp.write_bytes(data)
-            tmp.replace(path)
+        data = self._convert_file(self.audio_root / audio) if audio else self._speak(speaker, text)
+        self.cache_dir.mkdir(parents=True, exist_ok=True)
+        # Own temporary name: instances sharing the cache may render the same prompt at once.
+        tmp = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
+        tmp.write_bytes(data)
+        tmp.replace(path)
         self._memory[key] = data
         return data
+
+    def key(self, text: str, language: str, audio: str | None = None, voice: str | None = None) -> str:
+        """The cache key of a prompt: what is said and by which voice (or which recording)."""
+        speaker = None if audio else self.voices.choose(language, voice).speaker
+        source = f"file:{audio}" if audio else f"tts:{speaker.name if speaker else ''}:{text}"
+        return hashlib.sha256(f"{RENDER_VERSION}|{source}".encode()).hexdigest()[:24]
+
+    def cached(self, key: str) -> bytes | None:
+        """A prompt rendered before (here or by another instance sharing the cache), or None."""
+        data = self._memory.get(key)
+        if data is None and KEY.fullmatch(key) and (path := self.cache_dir / f"{key}.ulaw").is_file():
+            data = self._memory[key] = path.read_bytes()
+        return data
+
+    def neural(self, language: str, voice: str | None = None) -> bool:
+        """Whether text in `language` (or `voice`) is spoken by a Piper voice, not espeak-ng."""
+        return isinstance(self.voices.choose(language, voice).speaker, PiperSpeaker)
 
     def seconds(self, text: str, language: str, audio: str | None = None, voice: str | None = None) -> float:
         """How long a prompt takes to say, in the audio callers hear."""

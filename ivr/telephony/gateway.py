@@ -14,9 +14,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ivr.audio.render import PromptRenderer
+from ivr.audio.render import PromptRenderer, RenderError
 from ivr.config import Settings
 from ivr.flow.engine import Engine
+from ivr.flow.events import PlayPrompt
 from ivr.flow.loader import load_flow_text, load_flows
 from ivr.flow.model import Flow
 from ivr.language import primary
@@ -242,6 +243,32 @@ class Gateway:
         if key not in self.vocabularies:
             self.vocabularies[key] = GrammarVocabulary(loaded.model)
         return VoskRecognizer(loaded.model, self.vocabularies[key])
+
+    # ---- prompts said by TwiML (Twilio plays audio rendered here, in the flow's voice) --------
+
+    def prompt_url(self, say: PlayPrompt, voice: str | None = None) -> str | None:
+        """Where Twilio fetches a prompt rendered here: only for neural voices (Twilio's own
+        <Say> beats espeak-ng), and only once rendered (`prepare_prompts`)."""
+        renderer = self.renderer
+        if say.audio or not renderer.neural(say.language, voice):
+            return None
+        key = renderer.key(say.text, say.language, None, voice)
+        return f"{self.settings.base_url()}/prompts/{key}.wav" if renderer.cached(key) else None
+
+    async def prepare_prompts(self, actions: list[Any], voice: str | None = None) -> None:
+        """Render the prompts a TwiML answer will play, off the event loop (cached: at once)."""
+        for say in actions:
+            if isinstance(say, PlayPrompt) and not say.audio and self.renderer.neural(say.language, voice):
+                try:
+                    await asyncio.to_thread(self.renderer.render, say.text, say.language, None, voice)
+                except RenderError:  # Twilio says it instead
+                    log.exception("prompt %r could not be rendered", say.text)
+
+    async def spoken(self, text: str, language: str, voice: str | None = None) -> str | None:
+        """A dynamic sentence (the whisper) rendered now in a neural voice: its URL, or None."""
+        say = PlayPrompt(text, "whisper", language=language)
+        await self.prepare_prompts([say], voice)
+        return self.prompt_url(say, voice)
 
     def speech_status(self, language: str) -> str:
         loaded = self.models.get(language)

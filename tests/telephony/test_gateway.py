@@ -149,9 +149,25 @@ def test_an_english_caller_hears_the_piper_voice_over_the_media_stream(
     joe()
     call = run(twilio.call([UntilPlayed("disclosure"), HangUp()], to="+15550100100"))
     assert call.marks and call.marks[0].startswith("disclosure")
-    heard = bytes(call.heard)
+    heard = bytes(call.heard[:call.mark_at[call.marks[0]]])  # the disclosure's audio
     assert 3.0 < len(heard) / 8000 < 5.0  # the short disclosure, as Piper says it
     assert band_db(heard) < -35  # rendered at 22.05 kHz and filtered once: not espeak-ng
+
+
+def test_when_the_stream_fails_twiml_plays_the_same_voice(
+        twilio: TwilioSimulator, running: RunningGateway) -> None:
+    from tests.audio.test_voice import band_db, joe
+
+    joe()
+    call = run(twilio.call([], to="+15550100100", stream_down=True))
+    assert call.said and call.said[0].startswith("[play ") and "/prompts/" in call.said[0]
+    assert call.played and all(status == 200 for _, status in call.played)  # Twilio can fetch it
+    assert call.dialed  # then a person, as after any fault
+    rendered = running.gateway.renderer.render(
+        "Riverside Plumbing's automated line. Say agent or press 0 for a person.", "en-US")
+    assert band_db(rendered) < -35 and running.gateway.renderer.key(
+        "Riverside Plumbing's automated line. Say agent or press 0 for a person.", "en-US") in call.said[0]
+    assert httpx.get(f"{running.base_url}/prompts/{'0' * 24}.wav").status_code == 404
 
 
 def _wait_for_voicemail(running: RunningGateway, call: object) -> dict[str, object]:

@@ -139,13 +139,18 @@ def test_an_unaccepted_whisper_goes_on_to_voicemail_never_a_hang_up(
 
 def test_an_unaccepted_whisper_rings_the_next_person_in_turn(
         twilio: TwilioSimulator, running: RunningGateway) -> None:
+    from ivr.audio.mulaw import ulaw_to_pcm
     from testkit.twilio_simulator import Press
 
     call = run(twilio.call([Listen(), Press("0"), Listen()], to=RELAY_NUMBER,
                            dial=DialPlan(["unattended", "completed"], declined_report="completed")))
     assert call.dialed == [[RELAY_DESK[0]], [RELAY_DESK[1]]]
     assert call.dial_reports[-1] == {"DialCallStatus": "completed", "DialBridged": "true"}
-    assert call.whispers[-1] == "Caller asked for a person at main. Press 1 to take the call."  # en-US staff
+    # en-US staff hear the whisper in the Piper voice, rendered here: exactly these words
+    assert call.whispers[-1] == "[audio]" and all(status == 200 for _, status in call.played)
+    words = running.gateway.renderer.render(
+        "Caller asked for a person at main. Press 1 to take the call.", "en-US")
+    assert call.whisper_audio[-1][44:] == ulaw_to_pcm(words)  # (after the WAV header)
     assert not call.recorded and call.ended == "hangup by gateway"  # after the conversation
     record = record_of(running, call)
     assert record["outcome"] == "transferred" and record["answered_by"] == RELAY_DESK[1]

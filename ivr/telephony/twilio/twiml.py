@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from twilio.twiml.voice_response import Connect, Dial, Gather, VoiceResponse
 
 from ivr.flow import events as ev
 from ivr.flow.summary import accept_prompt
 
+# The URL of a prompt's audio rendered here, when its voice is a neural one (else Twilio's own
+# <Say> voice, which beats espeak-ng), given the prompt and the flow's voice.
+PromptUrl = Callable[[ev.PlayPrompt, str | None], str | None]
+
 
 class TwimlBuilder:
     """Builds the documents the webhooks return; `url(path)` makes absolute callback URLs."""
 
-    def __init__(self, base_url: str, stream_url: str) -> None:
+    def __init__(self, base_url: str, stream_url: str, prompt_url: PromptUrl | None = None) -> None:
         self.base = base_url.rstrip("/")
         self.stream_url = stream_url
+        self.prompt_url = prompt_url
 
     def url(self, path: str) -> str:
         return f"{self.base}{path}"
@@ -26,24 +33,27 @@ class TwimlBuilder:
         self._connect(response, flow_name)
         return str(response)
 
-    def disclosure_then(self, disclosure: ev.PlayPrompt, actions: list[ev.Action]) -> str:
+    def disclosure_then(self, disclosure: ev.PlayPrompt, actions: list[ev.Action],
+                        voice: str | None = None) -> str:
         """When the stream never played the disclosure: say it now by TwiML (key 0 already
         works during it), then the caller's next move (a person, after a fault)."""
         response = VoiceResponse()
         gather = Gather(input="dtmf", num_digits=1, timeout=1, action=self.url("/twilio/key"),
                         action_on_empty_result=False)
-        self._say(gather, disclosure)
+        self._say(gather, disclosure, voice)
         response.append(gather)
-        return self._append(response, actions, 0)
+        return self._append(response, actions, 0, voice)
 
-    def actions(self, actions: list[ev.Action], attempt: int = 0) -> str:
-        """Prompts, then the call's next move: dial people, record a message, or hang up."""
-        return self._append(VoiceResponse(), actions, attempt)
+    def actions(self, actions: list[ev.Action], attempt: int = 0, voice: str | None = None) -> str:
+        """Prompts (in the flow's `voice`), then the call's next move: dial people, record a
+        message, or hang up."""
+        return self._append(VoiceResponse(), actions, attempt, voice)
 
-    def _append(self, response: VoiceResponse, actions: list[ev.Action], attempt: int) -> str:
+    def _append(self, response: VoiceResponse, actions: list[ev.Action], attempt: int,
+                voice: str | None = None) -> str:
         for action in actions:
             if isinstance(action, ev.PlayPrompt):
-                self._say(response, action)
+                self._say(response, action, voice)
             elif isinstance(action, ev.HandOver):
                 self._dial(response, action, attempt)
             elif isinstance(action, ev.TakeMessage):
@@ -55,20 +65,27 @@ class TwimlBuilder:
                 response.hangup()
         return str(response)
 
-    def whisper(self, summary: str, language: str, attempt: int = 0) -> str:
+    def whisper(self, summary: str, language: str, attempt: int = 0, audio_url: str | None = None) -> str:
         """What the person answering hears before being connected: why the caller is there,
-        then 1 to take the call; anything else (or nothing) declines, and the next person rings."""
+        then 1 to take the call; anything else (or nothing) declines, and the next person rings.
+        `audio_url`: the same words rendered here (`whisper_text`), in a neural voice."""
         response = VoiceResponse()
         gather = Gather(input="dtmf", num_digits=1, timeout=6, action_on_empty_result=True,
                         action=self.url(f"/twilio/whisper-answer?attempt={attempt}"))
-        gather.say(f"{summary} {accept_prompt(language)}", language=language)
+        if audio_url:
+            gather.play(audio_url)
+        else:
+            gather.say(whisper_text(summary, language), language=language)
         response.append(gather)
         response.hangup()
         return str(response)
 
-    def _say(self, parent: VoiceResponse | Gather, say: ev.PlayPrompt) -> None:
+    def _say(self, parent: VoiceResponse | Gather, say: ev.PlayPrompt, voice: str | None = None) -> None:
+        rendered = self.prompt_url(say, voice) if self.prompt_url and not say.audio else None
         if say.audio:
             parent.play(self.url(f"/audio/{say.audio.removeprefix('audio/')}"))
+        elif rendered:
+            parent.play(rendered)
         else:
             parent.say(say.text, language=say.language)
 
@@ -86,3 +103,8 @@ class TwimlBuilder:
         for number in numbers:
             dial.number(number, url=self.url(f"/twilio/whisper?attempt={attempt}"))
         response.append(dial)
+
+
+def whisper_text(summary: str, language: str) -> str:
+    """The words of the whisper: why the caller is there, then how to take the call."""
+    return f"{summary} {accept_prompt(language)}"

@@ -24,7 +24,7 @@ from ivr.telephony.handoff import post_handoff
 from ivr.telephony.stream import pump_media_stream
 from ivr.telephony.twilio.codec import TwilioMediaCodec
 from ivr.telephony.twilio.signature import TwilioSignatures
-from ivr.telephony.twilio.twiml import TwimlBuilder
+from ivr.telephony.twilio.twiml import TwimlBuilder, whisper_text
 from ivr.telephony.twilio.voicemail import transcribe_voicemail
 
 log = logging.getLogger(__name__)
@@ -55,6 +55,11 @@ def twilio_router(gateway: Gateway, signatures: TwilioSignatures, twiml: TwimlBu
         request.state.fallback = lambda: _fault_twiml(gateway, twiml, params)
         return params
 
+    async def reply(call: LiveCall, actions: list[ev.Action], attempt: int = 0) -> Response:
+        """TwiML for the call's next actions, its prompts in the flow's own voice."""
+        await gateway.prepare_prompts(actions, call.flow.voice)
+        return _xml(twiml.actions(actions, attempt, voice=call.flow.voice))
+
     async def call_for(params: dict[str, str], sid_key: str = "CallSid",
                        stream_over: bool = False) -> LiveCall:
         sid = params.get(sid_key, "")
@@ -81,14 +86,14 @@ def twilio_router(gateway: Gateway, signatures: TwilioSignatures, twiml: TwimlBu
         params = await signed(request)
         call = await call_for(params, stream_over=True)
         if call.decision is not None:  # the caller is already on the way to a person
-            return _xml(twiml.actions([call.decision]))
+            return await reply(call, [call.decision])
         digit = params.get("Digits", "")[:1]
         if digit == "0":
             actions = call.apply(ev.Pressed("0", at=utcnow()))
             call.decision = _decision(actions)
             await call.save()
             _note_dial(gateway, call, call.decision)
-            return _xml(twiml.actions(actions))
+            return await reply(call, actions)
         call.first_key = digit or None
         await call.save()
         return _xml(twiml.answer(call.flow_name))
@@ -101,7 +106,7 @@ def twilio_router(gateway: Gateway, signatures: TwilioSignatures, twiml: TwimlBu
         call = await call_for(params, stream_over=True)
         if call.decision is not None:
             _note_dial(gateway, call, call.decision)
-            return _xml(twiml.actions([call.decision]))
+            return await reply(call, [call.decision])
         # The stream broke, never connected, or ended without a decision (its instance died,
         # say): a person takes over, after the disclosure if the caller has not heard it yet.
         detail = "media stream ended without a decision" if call.stream_started else \
@@ -113,8 +118,9 @@ def twilio_router(gateway: Gateway, signatures: TwilioSignatures, twiml: TwimlBu
         await call.save()
         _note_dial(gateway, call, call.decision)
         if call.disclosure_heard or call.disclosure is None:
-            return _xml(twiml.actions(actions))
-        return _xml(twiml.disclosure_then(call.disclosure, actions))
+            return await reply(call, actions)
+        await gateway.prepare_prompts([call.disclosure, *actions], call.flow.voice)
+        return _xml(twiml.disclosure_then(call.disclosure, actions, voice=call.flow.voice))
 
     async def caller_gone(params: dict[str, str]) -> Response:
         """The <Connect action> after the caller hung up (Twilio posts it with a final
@@ -148,16 +154,19 @@ def twilio_router(gateway: Gateway, signatures: TwilioSignatures, twiml: TwimlBu
         actions = call.apply(ev.TransferFailed(why, at=utcnow()))
         call.decision = _decision(actions)
         await call.save()
-        return _xml(twiml.actions(actions))
+        return await reply(call, actions)
 
     @router.post("/whisper")
     async def whisper(request: Request) -> Response:
         params = await signed(request)
         call = await gateway.load_call(params.get("ParentCallSid", ""))
         transfer = call.decision if call and isinstance(call.decision, ev.HandOver) else None
-        if transfer is None:  # e.g. the store lost the call: the person still gets the choice
+        if call is None or transfer is None:  # e.g. the store lost the call: still the choice
             return _xml(twiml.whisper("A caller from the automated line.", "en-US", _attempt(request)))
-        return _xml(twiml.whisper(transfer.summary, transfer.staff_language, _attempt(request)))
+        language = transfer.staff_language
+        text = whisper_text(transfer.summary, language)
+        url = await gateway.spoken(text, language, _whisper_voice(call, transfer))
+        return _xml(twiml.whisper(transfer.summary, language, _attempt(request), audio_url=url))
 
     @router.post("/whisper-answer")
     async def whisper_answer(request: Request) -> Response:
@@ -179,7 +188,7 @@ def twilio_router(gateway: Gateway, signatures: TwilioSignatures, twiml: TwimlBu
         call = await call_for(params)
         actions = call.apply(ev.MessageRecorded("", at=utcnow()))
         await call.save()
-        return _xml(twiml.actions(actions or [ev.EndCall()]))
+        return await reply(call, actions or [ev.EndCall()])
 
     @router.post("/recording")
     async def recording(request: Request) -> Response:
@@ -265,3 +274,13 @@ def _note_dial(gateway: Gateway, call: LiveCall, decision: object) -> None:
     if isinstance(decision, ev.HandOver):
         call.update(time_to_human_s=round(call.elapsed(), 3))
         gateway.spawn(post_handoff(gateway, call))
+        # The whisper, rendered while the person's phone rings: ready when they answer.
+        language = decision.staff_language
+        gateway.spawn(gateway.spoken(whisper_text(decision.summary, language), language,
+                                     _whisper_voice(call, decision)))
+
+
+def _whisper_voice(call: LiveCall, transfer: ev.HandOver) -> str | None:
+    """The Piper voice the people of a group hear their whisper in (None: their language's)."""
+    group = call.flow.people.get(transfer.people.group)
+    return group.voice if group is not None else None
