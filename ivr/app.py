@@ -45,7 +45,8 @@ def create_app(settings: Settings, gateway: Gateway | None = None, warm: bool = 
     gateway = gateway or Gateway.build(settings)
     gateway.media_codec = TwilioMediaCodec  # the console's microphone speaks Twilio's format too
     signatures = TwilioSignatures(settings.twilio_auth_token, settings.base_url())
-    twiml = TwimlBuilder(settings.base_url(), settings.stream_url(), prompt_url=gateway.prompt_url)
+    twiml = TwimlBuilder(settings.base_url(), settings.stream_url(), prompt_url=gateway.prompt_url,
+                         stream_token=gateway.stream_token)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

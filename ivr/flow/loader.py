@@ -99,6 +99,16 @@ def load_flow_text(text: str, source: str, audio_root: Path | None = None) -> Fl
     return flow
 
 
+def prompt_file(root: Path, audio: str) -> Path | None:
+    """Where a flow's `audio:` points, if that is inside the audio folder (`root`/audio, not its
+    cache); None for any other place, whether it exists or not (lint is no file-finder)."""
+    folder = (root / "audio").resolve()
+    path = (root / audio).resolve()
+    if folder not in path.parents or (folder / "cache") in (path, *path.parents):
+        return None
+    return path
+
+
 def check_references(flow: Flow, audio_root: Path | None) -> list[Problem]:
     """Steps, people and audio named in the flow must exist."""
     problems: list[Problem] = []
@@ -115,7 +125,14 @@ def check_references(flow: Flow, audio_root: Path | None) -> list[Problem]:
                                     f"no people named {name!r}; people are: {', '.join(groups)}"))
 
     def need_audio(audio: str | None, *path: str | int) -> None:
-        if audio is not None and audio_root is not None and not (audio_root / audio).is_file():
+        if audio is None or audio_root is None:
+            return
+        if prompt_file(audio_root, audio) is None:  # anywhere else (a voicemail, /etc) is refused
+            problems.append(Problem(flow.source, flow.line_of(*path),
+                                    f"audio {audio!r}: recorded prompts are files in audio/ "
+                                    f"(e.g. audio/{flow.name.split()[0].lower()}/main.wav), "
+                                    "outside audio/cache/"))
+        elif not (audio_root / audio).is_file():
             problems.append(Problem(flow.source, flow.line_of(*path),
                                     f"audio file {audio!r} not found under {audio_root}"))
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import hmac
 import logging
 import os
 import socket
@@ -243,6 +244,13 @@ class Gateway:
         if key not in self.vocabularies:
             self.vocabularies[key] = GrammarVocabulary(loaded.model)
         return VoskRecognizer(loaded.model, self.vocabularies[key])
+
+    def stream_token(self, sid: str) -> str:
+        """The token a call's media stream must present (a <Parameter> of its <Stream>): the
+        handshake's signature covers a URL that is the same for every call, so this binds the
+        stream to one call."""
+        key = self.settings.twilio_auth_token.encode()
+        return hmac.new(key, f"media-stream:{sid}".encode(), hashlib.sha256).hexdigest()[:32]
 
     # ---- prompts said by TwiML (Twilio plays audio rendered here, in the flow's voice) --------
 

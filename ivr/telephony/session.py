@@ -11,6 +11,7 @@ finished. The disclosure plays first, over the stream, and the caller is heard d
 from __future__ import annotations
 
 import asyncio
+import hmac
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -80,9 +81,11 @@ class CallSession:
     """Runs one media stream. `handle` is called by one pump; the speech task and timers
     re-enter through the lock whenever they touch the call."""
 
-    def __init__(self, gateway: Gateway, outbound: Outbound) -> None:
+    def __init__(self, gateway: Gateway, outbound: Outbound,
+                 accept_call: Callable[[LiveCall], bool] | None = None) -> None:
         self.gateway = gateway
         self.out = outbound
+        self.accept_call = accept_call  # which calls this client may drive (the console's own)
         self.call: LiveCall | None = None
         self.speech: _Speech | None = None
         self.pending_marks: list[_SentMark] = []
@@ -146,9 +149,26 @@ class CallSession:
 
     async def _on_start(self, event: m.MediaEvent) -> None:
         assert isinstance(event, m.StreamStarted)
+        refused = self._refusal(event)
+        if refused:  # nothing of the call is touched: its own stream, if any, goes on
+            log.warning("media stream for call %s refused: %s", event.call_sid[:40], refused)
+            self.closed = True
+            self._audio.put_nowait(None)
+            await self.out.close()
+            return
         call = await self.gateway.load_call(event.call_sid)
         if call is None:
             raise LookupError(f"stream for unknown call {event.call_sid}")
+        why = ("another instance's stream holds it" if call.held_by is not None else
+               "the call is already past its stream" if call.state.ended else
+               "this client did not start the call" if self.accept_call and not self.accept_call(call)
+               else "")
+        if why:
+            log.warning("media stream for call %s refused: %s", call.sid, why)
+            self.closed = True
+            self._audio.put_nowait(None)
+            await self.out.close()
+            return
         self.call = self.gateway.registry.add(call)  # this stream's copy is the call's state now
         call.stream_started = True
         call.held_by = self.gateway.instance
@@ -271,6 +291,16 @@ class CallSession:
         if event.why != "connected":
             log.warning("call %s: ignored media message: %s",
                         self.call.sid if self.call else "?", event.why)
+
+    def _refusal(self, event: m.StreamStarted) -> str:
+        """Why a stream may not run this call ("" if it may): it must carry the call's token,
+        and no stream may already hold the call here."""
+        token = self.gateway.stream_token(event.call_sid)
+        if not hmac.compare_digest(event.parameters.get("token", ""), token):
+            return "its token does not match the call"
+        if self.gateway.registry.get(event.call_sid) is not None:
+            return "another stream holds the call"
+        return ""
 
     # ---- speech ------------------------------------------------------------------------
 

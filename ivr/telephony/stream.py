@@ -8,18 +8,22 @@ console's microphone speaks the same format.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from typing import Any
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from ivr.telephony import media as m
+from ivr.telephony.calls import LiveCall
 from ivr.telephony.gateway import Gateway
 from ivr.telephony.session import CallSession
 
 
-async def pump_media_stream(gateway: Gateway, websocket: WebSocket, codec: m.MediaCodec) -> None:
-    """Run one accepted websocket as a call's media stream until either side ends it."""
-    session = CallSession(gateway, _WebSocketOutbound(websocket, codec))
+async def pump_media_stream(gateway: Gateway, websocket: WebSocket, codec: m.MediaCodec,
+                            accept_call: Callable[[LiveCall], bool] | None = None) -> None:
+    """Run one accepted websocket as a call's media stream until either side ends it
+    (`accept_call`: the calls this client may drive; the call's token is checked anyway)."""
+    session = CallSession(gateway, _WebSocketOutbound(websocket, codec), accept_call)
     try:
         while not session.closed:
             message = await websocket.receive()

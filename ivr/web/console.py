@@ -207,13 +207,15 @@ def console_router(admin: FlowAdmin, accounts: Accounts, calls: CallStore, secur
     async def upload(request: Request, name: str) -> Response:
         session, form = await changing(request, "flows")
         upload_file = form.get("file")
-        if not isinstance(upload_file, UploadFile) and not hasattr(upload_file, "read"):
+        if not isinstance(upload_file, UploadFile):
             raise HTTPException(400, "choose an audio file")
         try:
             number = await save_prompt(admin, name, str(form.get("step", "")), upload_file,
                                        session.user.email)
         except UploadError as exc:
             raise HTTPException(400, str(exc)) from None
+        finally:
+            await upload_file.close()
         return RedirectResponse(f"/console/flows/{name}?version={number}", status_code=303)
 
     @router.post("/api/lint")
@@ -267,7 +269,7 @@ def console_router(admin: FlowAdmin, accounts: Accounts, calls: CallStore, secur
         call.pending = call.apply(ev.CallStarted(at=utcnow(), caller=f"console:{session.user.email}",
                                                  call_id=sid))
         await call.save()  # the browser's stream may reach another instance
-        return JSONResponse({"call_sid": sid})
+        return JSONResponse({"call_sid": sid, "token": gateway.stream_token(sid)})
 
     @router.get("/api/voice-call/{sid}")
     async def voice_call_state(request: Request, sid: str) -> JSONResponse:
@@ -287,12 +289,17 @@ def console_router(admin: FlowAdmin, accounts: Accounts, calls: CallStore, secur
 
     @router.websocket("/media")
     async def console_media(websocket: WebSocket) -> None:
+        """The browser's microphone as a media stream: a logged-in editor, from this console's
+        own pages (Origin), driving only a call they started (`/api/voice-call`)."""
         session = accounts.session(websocket.cookies.get(COOKIE))
-        if session is None or not session.user.can("flows"):
+        if session is None or not session.user.can("flows") or not _same_origin(websocket):
             await websocket.close(code=1008)  # before accept: the handshake gets HTTP 403
             return
         await websocket.accept()
-        await pump_media_stream(admin.gateway, websocket, admin.gateway.media_codec())
+        caller = f"console:{session.user.email}"
+        await pump_media_stream(admin.gateway, websocket, admin.gateway.media_codec(),
+                                accept_call=lambda call: call.sid.startswith("CAconsole")
+                                and call.state.caller == caller)
 
     @router.get("/schema.json")
     async def schema(request: Request) -> JSONResponse:
@@ -411,6 +418,15 @@ def console_router(admin: FlowAdmin, accounts: Accounts, calls: CallStore, secur
         return RedirectResponse("/console/callbacks", status_code=303)
 
     return router
+
+
+def _same_origin(websocket: WebSocket) -> bool:
+    """A browser's websocket from a page of this server (a page elsewhere cannot use the
+    console's cookie to drive a call)."""
+    from urllib.parse import urlsplit
+
+    origin = urlsplit(websocket.headers.get("origin", ""))
+    return bool(origin.netloc) and origin.netloc == websocket.headers.get("host", "")
 
 
 def _since(days: str | None) -> dt.datetime:

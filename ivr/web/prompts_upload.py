@@ -4,12 +4,14 @@ trimmed with pydub, saved under audio/<flow>/, and named in a new draft of the f
 from __future__ import annotations
 
 import io
+import re
 import warnings
 from typing import Any
 
 from ruamel.yaml import YAML
 
 from ivr.errors import IvrError
+from ivr.flow.model import STEP_ID
 from ivr.web.flow_admin import FlowAdmin
 
 with warnings.catch_warnings():
@@ -25,10 +27,17 @@ class UploadError(IvrError):
 
 
 async def save_prompt(admin: FlowAdmin, flow: str, step: str, upload: Any, user: str) -> int:
-    """Convert and store the file; return the new draft's version number."""
+    """Convert and store the file; return the new draft's version number. Nothing is written
+    before the flow and the step are known, and the file lands in audio/<flow>/ only."""
     latest = admin.versions.latest(flow)
     if latest is None:
         raise UploadError(f"no flow {flow}")
+    text = _with_audio(latest["yaml"], step, f"audio/{flow}/{step}.wav")  # an unknown step fails here
+    folder = (admin.gateway.settings.audio_dir / flow).resolve()
+    target = (folder / f"{step}.wav").resolve()
+    if not re.fullmatch(STEP_ID, step) or target.parent != folder \
+            or admin.gateway.settings.audio_dir.resolve() not in folder.parents:
+        raise UploadError(f"{step!r} is not a step name (letters, digits, _ and -)")
     name = str(getattr(upload, "filename", "") or "")
     kind = name.rsplit(".", 1)[-1].lower()
     if kind not in FORMATS:
@@ -41,11 +50,8 @@ async def save_prompt(admin: FlowAdmin, flow: str, step: str, upload: Any, user:
     except Exception as exc:  # pydub/ffmpeg raise many kinds for bad audio
         raise UploadError(f"not readable audio: {exc}") from exc
     segment = _prepare(segment)
-    relative = f"audio/{flow}/{step}.wav"
-    target = admin.gateway.settings.audio_dir.parent / relative
     target.parent.mkdir(parents=True, exist_ok=True)
     segment.export(str(target), format="wav").close()  # pydub returns the file still open
-    text = _with_audio(latest["yaml"], step, relative)
     return admin.versions.add(flow, text, user, "draft", note=f"record prompt for {step}")
 
 
@@ -64,8 +70,8 @@ def _with_audio(text: str, step: str, relative: str) -> str:
     yaml.preserve_quotes = True
     data = yaml.load(text)
     target = data["disclosure"] if step == "disclosure" else data["steps"].get(step)
-    if target is None:
-        raise UploadError(f"no step {step}")
+    if target is None or "text" not in target:
+        raise UploadError(f"no step {step!r} with a prompt in this flow")
     target["audio"] = relative
     out = io.StringIO()
     yaml.dump(data, out)

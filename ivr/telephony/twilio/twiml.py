@@ -17,20 +17,22 @@ PromptUrl = Callable[[ev.PlayPrompt, str | None], str | None]
 class TwimlBuilder:
     """Builds the documents the webhooks return; `url(path)` makes absolute callback URLs."""
 
-    def __init__(self, base_url: str, stream_url: str, prompt_url: PromptUrl | None = None) -> None:
+    def __init__(self, base_url: str, stream_url: str, prompt_url: PromptUrl | None = None,
+                 stream_token: Callable[[str], str] | None = None) -> None:
         self.base = base_url.rstrip("/")
         self.stream_url = stream_url
         self.prompt_url = prompt_url
+        self.stream_token = stream_token
 
     def url(self, path: str) -> str:
         return f"{self.base}{path}"
 
-    def answer(self, flow_name: str) -> str:
+    def answer(self, flow_name: str, call_sid: str = "") -> str:
         """The media stream at once: the gateway plays the disclosure over it and hears the
         caller from the first second. If the stream fails, the <Connect action> answers with
         `disclosure_then` (Twilio runs no verb after a <Connect> that has an action)."""
         response = VoiceResponse()
-        self._connect(response, flow_name)
+        self._connect(response, flow_name, call_sid)
         return str(response)
 
     def disclosure_then(self, disclosure: ev.PlayPrompt, actions: list[ev.Action],
@@ -89,10 +91,12 @@ class TwimlBuilder:
         else:
             parent.say(say.text, language=say.language)
 
-    def _connect(self, response: VoiceResponse, flow_name: str) -> None:
+    def _connect(self, response: VoiceResponse, flow_name: str, call_sid: str) -> None:
         connect = Connect(action=self.url("/twilio/connected"))
         stream = connect.stream(url=self.stream_url)
         stream.parameter(name="flow", value=flow_name)
+        if self.stream_token is not None:  # Twilio's <Stream> URL takes no query: a <Parameter>
+            stream.parameter(name="token", value=self.stream_token(call_sid))
         response.append(connect)
 
     def _dial(self, response: VoiceResponse, transfer: ev.HandOver, attempt: int) -> None:

@@ -78,7 +78,7 @@ def twilio_router(gateway: Gateway, signatures: TwilioSignatures, twiml: TwimlBu
         first = call.pending[0]
         assert isinstance(first, ev.PlayPrompt) and first.prompt_id == "disclosure"
         await call.save()  # the stream may open on another instance
-        return _xml(twiml.answer(call.flow_name))
+        return _xml(twiml.answer(call.flow_name, call.sid))
 
     @router.post("/key")
     async def key(request: Request) -> Response:
@@ -96,7 +96,7 @@ def twilio_router(gateway: Gateway, signatures: TwilioSignatures, twiml: TwimlBu
             return await reply(call, actions)
         call.first_key = digit or None
         await call.save()
-        return _xml(twiml.answer(call.flow_name))
+        return _xml(twiml.answer(call.flow_name, call.sid))
 
     @router.post("/connected")
     async def connected(request: Request) -> Response:

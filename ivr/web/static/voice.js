@@ -43,6 +43,7 @@
     const body = await reply.json();
     if (!reply.ok) { log.innerHTML = `<p class="error">${escape(body.error)}</p>`; return; }
     callSid = body.call_sid;
+    const token = body.token;
     ctx = new AudioContext();
     mic = await navigator.mediaDevices.getUserMedia({audio: {echoCancellation: true}});
     const source = ctx.createMediaStreamSource(mic);
@@ -54,7 +55,7 @@
     const send = (m) => ws.readyState === 1 && ws.send(JSON.stringify({...m, streamSid}));
     ws.onopen = () => {
       send({event: "connected", protocol: "Call", version: "1.0.0"});
-      send({event: "start", start: {streamSid, callSid, tracks: ["inbound"], customParameters: {}}});
+      send({event: "start", start: {streamSid, callSid, tracks: ["inbound"], customParameters: {token}}});
       processor.onaudioprocess = (e) => {
         const input = e.inputBuffer.getChannelData(0);
         for (let i = 0; i + ratio <= input.length; i += ratio) {
