@@ -19,6 +19,7 @@ from ivr.flow.model import Answer, Flow, Hangup, Hours, Menu, Say, Transfer, Voi
 from ivr.flow.prompts import builtin
 from ivr.flow.state import CallState, Mode
 from ivr.flow.summary import summarize, summary_language
+from ivr.guard.cards import mask_cards
 from ivr.guard.distress import distress_phrases, threshold
 from ivr.guard.emergencies import emergency_phrases
 from ivr.guard.signals import Detector, Signal, default_detectors, strongest
@@ -87,6 +88,8 @@ class Engine:
         """Apply one event to a call; return the new state and what the gateway must do."""
         at = getattr(event, "at", None)
         out = _Out(replace(state, now=at) if at is not None else state, self.flow.language)
+        if isinstance(event, ev.Heard):  # a card number said is never kept, wherever words go
+            event = replace(event, text=mask_cards(event.text))
         caller_input = isinstance(event, (ev.Heard, ev.Pressed, ev.Silence, ev.CallerLoud))
         if not (caller_input and state.ended):
             self._handlers[type(event)](out, event)

@@ -47,7 +47,8 @@ def clean_up(engine: Engine, keep: Retention, now: dt.datetime | None = None) ->
         if keep.transcript_days:
             old = _calls_before(now - dt.timedelta(days=keep.transcript_days))
             done.transcript_lines = conn.execute(delete(call_events).where(
-                call_events.c.call_sid.in_(old), call_events.c.kind.in_(("turn", "voicemail")))).rowcount
+                call_events.c.call_sid.in_(old),
+                call_events.c.kind.in_(("turn", "voicemail", "transfer")))).rowcount  # words and summaries
             conn.execute(update(calls).where(calls.c.sid.in_(old), calls.c.summary.is_not(None))
                          .values(summary=None))
             conn.execute(update(voicemails).where(voicemails.c.call_sid.in_(old),

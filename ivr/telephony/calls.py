@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import re
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,6 +17,7 @@ from ivr.flow import events as ev
 from ivr.flow.engine import Engine
 from ivr.flow.model import Flow
 from ivr.flow.state import CallState
+from ivr.guard.cards import mask_cards
 from ivr.store.calls import AsyncCallStore, utcnow
 from ivr.store.live import LiveCallStore
 from ivr.telephony import snapshot
@@ -153,18 +153,6 @@ def _write_live(live: LiveCallStore, sid: str, flow: str, version: str, data: di
                 held_by: str | None, guard: str | None) -> None:
     if not live.save(sid, flow, version, snapshot.dumps(data), held_by, guard):
         log.warning("call %s: taken over by another instance; this one's late state is dropped", sid)
-
-
-CARD = re.compile(r"\b(?:\d[ -]?){12,18}\d\b")
-
-
-def mask_cards(text: str) -> str:
-    """Card-like numbers (13-19 digits) keep only their last four digits in stored transcripts."""
-    def mask(match: re.Match[str]) -> str:
-        digits = re.sub(r"\D", "", match.group(0))
-        return "**** " + digits[-4:]
-
-    return CARD.sub(mask, text)
 
 
 def _row(kind: str, speaker: str | None, text: str, at: dt.datetime | None = None,

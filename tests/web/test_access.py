@@ -7,7 +7,7 @@ import re
 import httpx
 import pytest
 
-from ivr.telephony.calls import mask_cards
+from ivr.guard.cards import mask_cards
 from ivr.web.auth import Accounts, AuthError, LoginLimiter
 from testkit.local_gateway import RunningGateway
 from tests.web.conftest import PASSWORD, csrf_of, logged_in

@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 
 from ivr.audio.mulaw import SAMPLE_RATE
+from ivr.guard.cards import mask_cards
 from ivr.speech.pool import Urgency
 from ivr.telephony.calls import LiveCall
 from ivr.telephony.gateway import Gateway
@@ -44,8 +45,8 @@ async def transcribe_voicemail(gateway: Gateway, call: LiveCall, params: dict[st
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / f"{recording_sid or call.sid}.wav"
         path.write_bytes(reply.content)
-        transcript = await gateway.run_speech(_transcribe, gateway, call.flow.language, reply.content,
-                                              urgency=Urgency.BACKGROUND)
+        transcript = mask_cards(await gateway.run_speech(_transcribe, gateway, call.flow.language,
+                                                         reply.content, urgency=Urgency.BACKGROUND))
     except (httpx.HTTPError, ValueError) as exc:  # expected failures: one line, not a traceback
         log.warning("call %s: voicemail %r could not be fetched: %s", call.sid, url, exc)
     except Exception:
