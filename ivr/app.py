@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import hmac
 import logging
+import os
 import secrets
 import sys
 import time
@@ -13,7 +15,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI, HTTPException, Response
+from fastapi import FastAPI, HTTPException, Request, Response
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
@@ -35,6 +37,8 @@ from ivr.web.flow_admin import FlowAdmin
 from ivr.web.struggle import keep_recent_figures
 
 log = logging.getLogger("ivr")
+access = logging.getLogger("ivr.access")
+HANDOFF_AFTER_CALL_S = 3600.0  # a handoff link works during the call and an hour after it
 FINISH_TASKS_S = 60.0  # a stopping instance lets a voicemail's fetch and transcription finish
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
@@ -67,7 +71,10 @@ def create_app(settings: Settings, gateway: Gateway | None = None, warm: bool = 
         await gateway.store.flush()
         gateway.close()
 
-    app = FastAPI(title="IVR gateway", lifespan=lifespan)
+    docs = settings.api_docs  # the API's map is no business of a visitor's
+    app = FastAPI(title="IVR gateway", lifespan=lifespan, docs_url="/docs" if docs else None,
+                  redoc_url=None, openapi_url="/openapi.json" if docs else None)
+    app.middleware("http")(_security_headers(settings.base_url().startswith("https://")))
     app.state.gateway = gateway
     app.include_router(twilio_router(gateway, signatures, twiml))
     assert gateway.versions is not None
@@ -81,8 +88,12 @@ def create_app(settings: Settings, gateway: Gateway | None = None, warm: bool = 
               name="console-static")
 
     @app.get("/health")
-    async def health() -> JSONResponse:
-        """For people and for the load balancer: 503 while draining, so no new call comes."""
+    async def health(request: Request) -> JSONResponse:
+        """For the load balancer: 503 while draining, so no new call comes. The details (flows,
+        numbers, figures) only for loopback, a bearer token (IVR_HEALTH_TOKEN) or the console."""
+        code = 503 if gateway.draining else 200
+        if not _may_see_details(request, settings, accounts):
+            return JSONResponse({"status": "draining" if gateway.draining else "ok"}, status_code=code)
         flows = {name: {"language": flow.language, "version": gateway.live_version(name),
                         "speech": gateway.speech_status(flow.language),
                         "numbers": flow.phone_numbers}
@@ -95,7 +106,7 @@ def create_app(settings: Settings, gateway: Gateway | None = None, warm: bool = 
         body = {"status": "draining" if gateway.draining else "ok", "instance": gateway.instance,
                 "calls_in_progress": len(gateway.registry), "flows": flows, "media": media,
                 "key_decisions_ms": dict(sorted(stats.key_decisions_ms.items()))}
-        return JSONResponse(body, status_code=503 if gateway.draining else 200)
+        return JSONResponse(body, status_code=code)
 
     @app.get("/handoff/{sid}")
     async def handoff(sid: str, token: str = "") -> dict[str, Any]:
@@ -103,6 +114,11 @@ def create_app(settings: Settings, gateway: Gateway | None = None, warm: bool = 
         expected = handoff_token(settings.handoff_secret_value(), sid)
         if not hmac.compare_digest(token, expected):
             raise HTTPException(403)
+        record = await asyncio.to_thread(gateway.store.store.get_call, sid)
+        ended = record.get("ended_at") if record else None
+        if ended is not None and (time.time() - ended.replace(tzinfo=ended.tzinfo or dt.UTC).timestamp()
+                                  > HANDOFF_AFTER_CALL_S):
+            raise HTTPException(403, "this handoff link has expired with its call")
         call = await gateway.load_call(sid)
         if call is None:
             raise HTTPException(404, "no such call in progress; see its record")
@@ -126,6 +142,50 @@ def create_app(settings: Settings, gateway: Gateway | None = None, warm: bool = 
         return FileResponse(path)
 
     return app
+
+
+def server_options(settings: Settings) -> dict[str, Any]:
+    """uvicorn options from the settings: X-Forwarded-For is believed only from the proxies
+    named in IVR_TRUSTED_PROXIES (none by default: a visitor cannot pick their own address)."""
+    return {"proxy_headers": bool(settings.trusted_proxies),
+            "forwarded_allow_ips": settings.trusted_proxies or "",
+            "access_log": False}  # its lines carry query strings (tokens): see _security_headers
+
+
+def _may_see_details(request: Request, settings: Settings, accounts: Accounts) -> bool:
+    host = request.client.host if request.client else ""
+    bearer = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
+    if host in LOOPBACK:
+        return True
+    if settings.health_token and hmac.compare_digest(bearer, settings.health_token):
+        return True
+    from ivr.web.console import COOKIE
+
+    return accounts.session(request.cookies.get(COOKIE)) is not None
+
+
+def _security_headers(https: bool) -> Callable[[Request, Callable[[Request], Any]], Any]:
+    """Every answer says: not in a frame, no guessing content types, scripts and styles from
+    this server only (the console has no inline script), and, behind https, https for good."""
+    policy = ("default-src 'self'; img-src 'self' data:; media-src 'self' blob:; "
+              "connect-src 'self' ws: wss:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
+
+    async def add(request: Request, call_next: Callable[[Request], Any]) -> Any:
+        started = time.monotonic()
+        response = await call_next(request)
+        # The access log, without query strings: they carry handoff tokens.
+        access.info("%s %s %s %d %.0f ms", request.client.host if request.client else "-",
+                    request.method, request.url.path, response.status_code,
+                    (time.monotonic() - started) * 1000)
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        if request.url.path.startswith("/console"):
+            response.headers.setdefault("Content-Security-Policy", policy)
+        if https:
+            response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+        return response
+    return add
 
 
 async def _every(seconds: float, work: Callable[[], Any], what: str, first: bool = False) -> None:
@@ -187,11 +247,17 @@ def _dev_token(settings: Settings) -> str:
     path = Path("var") / "dev-twilio-token"
     if path.is_file():
         return path.read_text().strip()
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     token = secrets.token_hex(16)
-    path.write_text(token)
-    path.chmod(0o600)
+    write_private(path, token.encode())
     return token
+
+
+def write_private(path: Path, data: bytes) -> None:
+    """Write a file only its owner can read, from its first byte (never chmod'ed after)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
 
 
 def serve(host: str | None = None, port: int | None = None) -> int:
@@ -199,6 +265,9 @@ def serve(host: str | None = None, port: int | None = None) -> int:
     import uvicorn
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # What the gateway writes (the database, var/, recordings, caches) is its user's alone:
+    # folders 0700, files 0600, as they are created.
+    os.umask(0o077)
     overrides = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
     try:
         settings = Settings.load(**overrides)
@@ -217,7 +286,8 @@ def serve(host: str | None = None, port: int | None = None) -> int:
           f"  Twilio number -> Call status changes (POST):      {base}/twilio/status\n"
           f"  Health: {base}/health\n"
           f"  Set IVR_PUBLIC_URL to the https address Twilio reaches (e.g. behind a proxy).\n")
-    config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level="info")
+    config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level="info",
+                            **server_options(settings))
     DrainingServer(config, app.state.gateway, settings.drain_seconds).run()
     return 0
 

@@ -7,6 +7,7 @@ import json
 import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.exc import ArgumentError, OperationalError
@@ -89,6 +90,12 @@ def _parser() -> argparse.ArgumentParser:
     add.add_argument("--role", choices=("owner", "editor", "viewer"), required=True)
     add.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
     add.set_defaults(run=_users_add)
+    remove = users_sub.add_parser("remove", help="remove a console user and end their sessions")
+    remove.add_argument("email")
+    remove.set_defaults(run=_users_remove)
+    logout = users_sub.add_parser("logout", help="end every console session of a user")
+    logout.add_argument("email")
+    logout.set_defaults(run=_users_logout)
 
     serve = sub.add_parser("serve", help="run the gateway (webhooks, media streams, console)")
     serve.add_argument("--host", default=None)
@@ -242,6 +249,31 @@ def _users_add(args: argparse.Namespace) -> int:
         print(f"cannot add the user: {exc}", file=sys.stderr)
         return 1
     print(f"added {args.email} ({args.role})")
+    return 0
+
+
+def _accounts() -> Any:
+    from ivr.config import Settings
+    from ivr.store.calls import open_database
+    from ivr.web.auth import Accounts
+
+    return Accounts(open_database(Settings.load().database_url))
+
+
+def _users_remove(args: argparse.Namespace) -> int:
+    from ivr.web.auth import AuthError
+
+    try:
+        _accounts().remove_user(args.email)
+    except AuthError as exc:
+        print(f"cannot remove the user: {exc}", file=sys.stderr)
+        return 1
+    print(f"removed {args.email}; their sessions are over")
+    return 0
+
+
+def _users_logout(args: argparse.Namespace) -> int:
+    print(f"ended {_accounts().end_sessions(args.email)} session(s) of {args.email}")
     return 0
 
 

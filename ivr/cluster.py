@@ -32,6 +32,8 @@ def haproxy_config(port: int, instances: list[tuple[str, int]], bind: str = "*")
 # HAProxy in front of IVR gateway instances (written by ivr.cluster.haproxy_config).
 # Twilio's webhooks and media streams reach any instance; a draining instance answers /health
 # with 503 and gets no new requests, while its media streams (websockets) go on to their end.
+# The instances see callers' addresses in X-Forwarded-For, which they believe only from this
+# balancer: start each with IVR_TRUSTED_PROXIES=<the balancer's address> (ivr cluster does).
 global
     maxconn 4000  # two connections a call (webhooks, media stream); within 8192 file handles
 
@@ -46,6 +48,8 @@ defaults
     # A refused connection (an instance just stopped) is tried again on another instance.
     retries 3
     option redispatch 1
+    # The caller's address for the console's login limits (the instance trusts only us).
+    option forwardfor
 
 frontend twilio
     bind {bind}:{port}
@@ -128,7 +132,9 @@ class Cluster:
 
     def _spawn(self, instance: Instance) -> None:
         env = {**os.environ, **self.env, "IVR_PORT": str(instance.port), "IVR_HOST": "127.0.0.1",
-               "IVR_INSTANCE_NAME": instance.name, "IVR_PUBLIC_URL": self.env.get("IVR_PUBLIC_URL", self.url)}
+               "IVR_INSTANCE_NAME": instance.name, "IVR_PUBLIC_URL": self.env.get("IVR_PUBLIC_URL", self.url),
+               # HAProxy runs here and adds X-Forwarded-For (option forwardfor): believe it from it
+               "IVR_TRUSTED_PROXIES": self.env.get("IVR_TRUSTED_PROXIES", "127.0.0.1")}
         instance.log_path = self.folder / f"{instance.name}.log"
         with instance.log_path.open("ab") as log:
             instance.process = subprocess.Popen([sys.executable, "-m", "ivr", "serve"], env=env,

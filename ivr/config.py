@@ -47,6 +47,11 @@ class Settings(BaseSettings):
     vad_end_ms: int = Field(300, ge=100, description="silence that ends an utterance")
     vad_quick_end_ms: int = Field(160, ge=0, description="shorter silence that ends an utterance "
                                   "once it is a whole phrase of the step's grammar (0: off)")
+    health_token: str = Field("", description="bearer token for /health details from outside "
+                              "this machine (loopback and the console see them anyway)")
+    trusted_proxies: str = Field("", description="addresses of the reverse proxies whose "
+                                 "X-Forwarded-For is believed (comma-separated); none by default")
+    api_docs: bool = Field(False, description="serve /docs and /openapi.json (off in production)")
 
     @classmethod
     def load(cls, **overrides: object) -> Settings:

@@ -10,7 +10,7 @@ from typing import Any, TextIO
 
 import uvicorn
 
-from ivr.app import FINISH_TASKS_S, create_app
+from ivr.app import FINISH_TASKS_S, create_app, server_options
 from ivr.config import Settings
 from ivr.telephony.gateway import Gateway
 
@@ -39,7 +39,8 @@ class RunningGateway:
         self.app = create_app(self.settings, self.gateway, warm=True, warm_out=warm_out)
         port = settings.port
         self.server = uvicorn.Server(uvicorn.Config(self.app, host="127.0.0.1", port=port,
-                                                    log_level="warning", ws="websockets-sansio"))
+                                                    log_level="warning", ws="websockets-sansio",
+                                                    **server_options(settings)))
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
     @property

@@ -356,6 +356,9 @@ class _MediaStream:
         self.closed = asyncio.Event()
         self.idle = asyncio.Event()
         self.chunk = 0
+        # After the caller speaks or presses a key, the gateway's answer (audio, or the end of
+        # the stream) is awaited before "quiet" counts: recognition takes its time under load.
+        self.reply_after: int | None = None
 
     async def run(self) -> None:
         signature = "forged" if self.run_.forge else self.run_.sim.sign(self.url, {})
@@ -477,6 +480,7 @@ class _MediaStream:
                 await asyncio.sleep(0.1)
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._gateway_quiet(), step.max_s)
+                self.reply_after = None
             elif isinstance(step, UntilPlayed):
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._played(step.prefix), step.max_s)
@@ -489,9 +493,11 @@ class _MediaStream:
                 self.inbound.extend(frames)
                 while self.inbound:
                     await asyncio.sleep(FRAME_MS / 1000)
+                self.reply_after = self.call.received_audio_bytes
             elif isinstance(step, Press):
                 if step.digit == "0":
                     self.call.request_at = time.monotonic()
+                self.reply_after = self.call.received_audio_bytes
                 await ws.send(json.dumps({"event": "dtmf", "streamSid": self.stream_sid,
                                           "dtmf": {"track": "inbound_track", "digit": step.digit}}))
             elif isinstance(step, Pause):
@@ -523,9 +529,11 @@ class _MediaStream:
             await asyncio.sleep(FRAME_MS / 1000)
 
     async def _gateway_quiet(self) -> None:
-        # A stream's first words take the gateway a moment to render: wait for them first.
-        for _ in range(100):
-            if self.call.received_audio_bytes or self.closed.is_set():
+        # A stream's first words take the gateway a moment to render, and an answer to what the
+        # caller just said or pressed a moment to recognise: wait for them first (up to 8 s).
+        before = self.reply_after or 0
+        for _ in range(400):
+            if self.call.received_audio_bytes > before or self.closed.is_set():
                 break
             await asyncio.sleep(FRAME_MS / 1000)
         while True:

@@ -13,11 +13,21 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.constructor import DuplicateKeyError
 from ruamel.yaml.error import MarkedYAMLError
+from ruamel.yaml.events import AliasEvent
 
 from ivr.errors import FlowError, Problem
 from ivr.flow.model import STEP_KINDS, Flow, step_targets
 
 Lines = dict[tuple[str | int, ...], int]
+# What a flow may cost to read: anyone who can edit a draft can send one, so a huge file or a
+# YAML alias bomb ("billion laughs") is refused with a clear error before it costs the gateway.
+MAX_FLOW_BYTES = 256 * 1024
+MAX_ALIASES = 100
+MAX_VALUES = 50_000
+
+
+class _TooBig(Exception):
+    pass
 
 
 def parse_yaml(text: str, source: str) -> tuple[Any, Lines]:
@@ -25,7 +35,15 @@ def parse_yaml(text: str, source: str) -> tuple[Any, Lines]:
 
     ruamel.yaml reads YAML 1.2, where only true/false are booleans: the yes/no/on/off that IVR
     menus are made of stay words, and 09:00 stays a time, not a number of minutes."""
+    size = len(text.encode("utf-8"))
+    if size > MAX_FLOW_BYTES:
+        raise FlowError([Problem(source, 1, f"the flow is {size // 1024} KB; a flow may be at most "
+                                            f"{MAX_FLOW_BYTES // 1024} KB")])
     try:
+        aliases = sum(isinstance(e, AliasEvent) for e in YAML(typ="rt", pure=True).parse(text))
+        if aliases > MAX_ALIASES:
+            raise FlowError([Problem(source, 1, f"the flow uses {aliases} YAML aliases (*name); "
+                                                f"at most {MAX_ALIASES} are allowed")])
         node = YAML(typ="rt", pure=True).load(text)
     except DuplicateKeyError as exc:
         line = exc.problem_mark.line + 1 if exc.problem_mark else 1
@@ -39,25 +57,33 @@ def parse_yaml(text: str, source: str) -> tuple[Any, Lines]:
     lines: Lines = {}
     if node is None:
         return None, lines
-    return _to_data(node, (), lines), lines
+    try:
+        return _to_data(node, (), lines, [MAX_VALUES]), lines
+    except _TooBig:
+        raise FlowError([Problem(source, 1, f"the flow expands to more than {MAX_VALUES:,} values "
+                                            "(YAML aliases repeating each other?)")]) from None
 
 
-def _to_data(node: Any, path: tuple[str | int, ...], lines: Lines) -> Any:
-    """ruamel's commented containers and scalar types -> plain dicts, lists, str, int, float."""
+def _to_data(node: Any, path: tuple[str | int, ...], lines: Lines, budget: list[int]) -> Any:
+    """ruamel's commented containers and scalar types -> plain dicts, lists, str, int, float.
+    `budget` counts the values left to build (aliases are expanded here)."""
+    budget[0] -= 1
+    if budget[0] < 0:
+        raise _TooBig
     if isinstance(node, CommentedMap):
         lines.setdefault(path, node.lc.line + 1)
         out: dict[Any, Any] = {}
         for key, value in node.items():
             key = _plain(key)
             lines[(*path, key)] = node.lc.key(key)[0] + 1
-            out[key] = _to_data(value, (*path, key), lines)
+            out[key] = _to_data(value, (*path, key), lines, budget)
         return out
     if isinstance(node, CommentedSeq):
         lines.setdefault(path, node.lc.line + 1)
         items = []
         for i, item in enumerate(node):
             lines[(*path, i)] = node.lc.item(i)[0] + 1
-            items.append(_to_data(item, (*path, i), lines))
+            items.append(_to_data(item, (*path, i), lines, budget))
         return items
     return _plain(node)
 

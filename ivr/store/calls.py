@@ -130,6 +130,14 @@ class CallStore:
                         entry["disclosure"] = describe_heard(data)
         return out
 
+    def has_voicemail(self, recording_sid: str) -> bool:
+        """Whether a recording is stored already (an empty sid never is)."""
+        if not recording_sid:
+            return False
+        with self.engine.connect() as conn:
+            return conn.execute(select(voicemails.c.id).where(
+                voicemails.c.recording_sid == recording_sid).limit(1)).first() is not None
+
     def add_voicemail(self, sid: str, **fields: Any) -> None:
         with self.engine.begin() as conn:
             conn.execute(insert(voicemails).values(call_sid=sid, created_at=utcnow(), **fields))

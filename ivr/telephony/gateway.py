@@ -124,6 +124,7 @@ class Gateway:
     # speaks it too, so the web layer needs no provider module.
     media_codec: Callable[[], MediaCodec] = field(default=lambda: _no_provider())
     _old_engines: dict[tuple[str, str], tuple[Flow, Engine]] = field(default_factory=dict)
+    _recordings: dict[str, None] = field(default_factory=dict)  # recording callbacks taken, in order
 
     @classmethod
     def build(cls, settings: Settings, models: ModelRegistry | None = None) -> Gateway:
@@ -244,6 +245,17 @@ class Gateway:
         if key not in self.vocabularies:
             self.vocabularies[key] = GrammarVocabulary(loaded.model)
         return VoskRecognizer(loaded.model, self.vocabularies[key])
+
+    def claim_recording(self, recording_sid: str) -> bool:
+        """True the first time this instance sees a recording (a replay or a retry of its
+        callback while the first is still being fetched is not)."""
+        if recording_sid in self._recordings:
+            return False
+        if recording_sid:
+            self._recordings[recording_sid] = None
+            while len(self._recordings) > 10_000:  # the store remembers older ones
+                self._recordings.pop(next(iter(self._recordings)))
+        return True
 
     def stream_token(self, sid: str) -> str:
         """The token a call's media stream must present (a <Parameter> of its <Stream>): the

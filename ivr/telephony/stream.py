@@ -7,7 +7,9 @@ console's microphone speaks the same format.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -18,15 +20,28 @@ from ivr.telephony.calls import LiveCall
 from ivr.telephony.gateway import Gateway
 from ivr.telephony.session import CallSession
 
+log = logging.getLogger(__name__)
+START_WITHIN_S = 5.0  # Twilio sends `connected` and `start` at once
+
 
 async def pump_media_stream(gateway: Gateway, websocket: WebSocket, codec: m.MediaCodec,
                             accept_call: Callable[[LiveCall], bool] | None = None) -> None:
     """Run one accepted websocket as a call's media stream until either side ends it
     (`accept_call`: the calls this client may drive; the call's token is checked anyway)."""
     session = CallSession(gateway, _WebSocketOutbound(websocket, codec), accept_call)
+    started = asyncio.get_running_loop().time()
     try:
         while not session.closed:
-            message = await websocket.receive()
+            if session.call is None:  # a stream that never says which call it is goes, soon
+                left = START_WITHIN_S - (asyncio.get_running_loop().time() - started)
+                try:
+                    message = await asyncio.wait_for(websocket.receive(), max(left, 0.0))
+                except TimeoutError:
+                    log.warning("media stream closed: no start message within %.0f s", START_WITHIN_S)
+                    await websocket.close(code=1008)
+                    break
+            else:
+                message = await websocket.receive()
             if message["type"] == "websocket.disconnect":
                 break
             raw: Any = message.get("text") if message.get("text") is not None else message.get("bytes")

@@ -12,7 +12,6 @@ import datetime as dt
 import hashlib
 import secrets
 import time
-from collections import defaultdict, deque
 from dataclasses import dataclass
 from typing import Any
 
@@ -69,6 +68,21 @@ class Accounts:
             conn.execute(insert(users).values(email=email.lower(), password_hash=_hasher.hash(password),
                                               role=role, created_at=utcnow()))
 
+    def end_sessions(self, email: str) -> int:
+        """Log a user out everywhere (a stolen laptop, a role change); returns how many sessions."""
+        with self.engine.begin() as conn:
+            user = select(users.c.id).where(users.c.email == email.lower()).scalar_subquery()
+            return int(conn.execute(delete(sessions).where(sessions.c.user_id == user)).rowcount)
+
+    def remove_user(self, email: str) -> None:
+        """Remove a user and end their sessions at once."""
+        with self.engine.begin() as conn:
+            row = conn.execute(select(users.c.id).where(users.c.email == email.lower())).first()
+            if row is None:
+                raise AuthError(f"there is no user {email}")
+            conn.execute(delete(sessions).where(sessions.c.user_id == row[0]))
+            conn.execute(delete(users).where(users.c.id == row[0]))
+
     def count(self) -> int:
         with self.engine.connect() as conn:
             return len(conn.execute(select(users.c.id)).all())
@@ -110,26 +124,52 @@ class Accounts:
 
 
 class LoginLimiter:
-    """At most `attempts` failures per account, and `per_address` per address (an office shares
-    one), in `window` seconds. Keys are "user:..." or "ip:..."."""
+    """Failed logins slow the one failing down; they never lock an account for everyone.
 
-    def __init__(self, attempts: int = 5, window: float = 300.0, per_address: int = 20) -> None:
-        self.attempts, self.window, self.per_address = attempts, window, per_address
-        self._failures: dict[str, deque[float]] = defaultdict(deque)
+    Keys are "pair:<account>|<address>" and "ip:<address>". After `free` failures a key waits
+    2, 4, 8... seconds (at most `max_wait`) before its next attempt, so a guesser elsewhere
+    cannot lock the owner out, and an address guessing many accounts (`per_address` failures
+    free) slows down as a whole. Keys quiet for `forget` seconds are dropped, and at most
+    `max_keys` are kept, so the limiter's memory stays bounded under any load."""
 
-    def blocked(self, *keys: str) -> bool:
-        now = time.monotonic()
+    def __init__(self, free: int = 3, per_address: int = 20, max_wait: float = 300.0,
+                 forget: float = 3600.0, max_keys: int = 100_000) -> None:
+        self.free, self.per_address, self.max_wait = free, per_address, max_wait
+        self.forget, self.max_keys = forget, max_keys
+        self._failures: dict[str, tuple[int, float]] = {}  # key -> (failures, last), oldest first
+
+    def wait(self, *keys: str, now: float | None = None) -> float:
+        """Seconds until the keys may try again (0: now)."""
+        now = time.monotonic() if now is None else now
+        longest = 0.0
         for key in keys:
-            failures = self._failures[key]
-            while failures and now - failures[0] > self.window:
-                failures.popleft()
-            if len(failures) >= (self.per_address if key.startswith("ip:") else self.attempts):
-                return True
-        return False
+            count, last = self._failures.get(key, (0, now))
+            extra = count - (self.per_address if key.startswith("ip:") else self.free)
+            if extra >= 0:
+                longest = max(longest, min(self.max_wait, 2.0 ** (extra + 1)) - (now - last))
+        return max(0.0, longest)
 
-    def failed(self, *keys: str) -> None:
+    def failed(self, *keys: str, now: float | None = None) -> None:
+        now = time.monotonic() if now is None else now
         for key in keys:
-            self._failures[key].append(time.monotonic())
+            count, _ = self._failures.pop(key, (0, now))
+            self._failures[key] = (count + 1, now)  # re-inserted: the dict stays oldest first
+        self._prune(now)
+
+    def succeeded(self, *keys: str) -> None:
+        for key in keys:
+            if key.startswith("pair:"):  # the address keeps its record of other accounts
+                self._failures.pop(key, None)
+
+    def _prune(self, now: float) -> None:
+        while self._failures:
+            key, (_, last) = next(iter(self._failures.items()))
+            if now - last < self.forget and len(self._failures) <= self.max_keys:
+                break
+            del self._failures[key]
+
+    def __len__(self) -> int:
+        return len(self._failures)
 
 
 def _digest(token: str) -> str:

@@ -15,10 +15,11 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-from fastapi import APIRouter, Form, HTTPException, Request, Response, UploadFile, WebSocket
+from fastapi import APIRouter, Form, HTTPException, Request, Response, WebSocket
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, StreamingResponse
 from fastapi.templating import Jinja2Templates
 from markupsafe import Markup
+from starlette.datastructures import UploadFile as FormFile
 
 from ivr.audio.wav import ulaw_to_wav
 from ivr.errors import FlowError
@@ -27,7 +28,7 @@ from ivr.flow.catalog import prompt_of
 from ivr.store.calls import CallStore, describe_heard, utcnow
 from ivr.telephony.stream import pump_media_stream
 from ivr.web.auth import Accounts, AuthError, LoginLimiter, Session
-from ivr.web.dashboard import dashboard_figures, filter_calls
+from ivr.web.dashboard import FilterError, dashboard_figures, filter_calls
 from ivr.web.flow_admin import FlowAdmin, PublishRefused
 from ivr.web.flow_form import apply_form, form_fields
 from ivr.web.flow_map import flow_map_svg
@@ -38,6 +39,7 @@ from ivr.web.try_call import try_call
 
 HERE = Path(__file__).resolve().parent
 COOKIE = "ivr_session"
+MAX_JSON_BYTES = 512 * 1024  # a draft (at most 256 KB of YAML) and its test inputs
 LIVE_EVERY_S = 1.0  # how often the live page is brought up to date
 templates = Jinja2Templates(directory=str(HERE / "templates"))
 templates.env.filters["heard"] = lambda data: describe_heard(data or {})
@@ -76,15 +78,19 @@ def console_router(admin: FlowAdmin, accounts: Accounts, calls: CallStore, secur
 
     @router.post("/login")
     async def login(request: Request, email: str = Form(...), password: str = Form(...)) -> Response:
-        keys = (f"ip:{request.client.host if request.client else '?'}", f"user:{email.lower()}")
-        if limiter.blocked(*keys):
-            return page(request, "login.html", None, error="Too many failed attempts; wait five "
-                        "minutes.", first=False, status=429)
-        try:
-            token, _ = accounts.login(email, password)
+        # The address is the peer's, or X-Forwarded-For's only from IVR_TRUSTED_PROXIES (uvicorn).
+        address = request.client.host if request.client else "?"
+        keys = (f"pair:{email.lower()}|{address}", f"ip:{address}")
+        wait = limiter.wait(*keys)
+        if wait > 0:
+            return page(request, "login.html", None, error=f"Too many failed attempts from here; try "
+                        f"again in {wait:.0f} s.", first=False, status=429)
+        try:  # Argon2 takes tens of milliseconds by design: off the event loop
+            token, _ = await asyncio.to_thread(accounts.login, email, password)
         except AuthError as exc:
             limiter.failed(*keys)
             return page(request, "login.html", None, error=str(exc), first=False)
+        limiter.succeeded(*keys)
         response = RedirectResponse("/console/", status_code=303)
         response.set_cookie(COOKIE, token, httponly=True, samesite="strict", secure=secure_cookie,
                             max_age=12 * 3600)
@@ -109,15 +115,18 @@ def console_router(admin: FlowAdmin, accounts: Accounts, calls: CallStore, secur
     @router.get("/flows", response_class=HTMLResponse)
     async def flows(request: Request) -> HTMLResponse:
         session = current(request, "flows")
-        rows = []
-        for name in admin.gateway.flow_names():
-            latest = admin.versions.latest(name)
-            live = admin.versions.latest(name, "published")
-            _, problems = admin.check(name, latest["yaml"]) if latest else (None, [])
-            rows.append({"name": name, "flow": admin.gateway.live_flow(name), "live": live,
-                         "latest": latest, "errors": sum(p.severity == "error" for p in problems),
-                         "warnings": sum(p.severity == "warning" for p in problems)})
-        return page(request, "flows.html", session, rows=rows)
+
+        def rows() -> list[dict[str, Any]]:  # every flow parsed and linted: off the event loop
+            out = []
+            for name in admin.gateway.flow_names():
+                latest = admin.versions.latest(name)
+                live = admin.versions.latest(name, "published")
+                _, problems = admin.check(name, latest["yaml"]) if latest else (None, [])
+                out.append({"name": name, "flow": admin.gateway.live_flow(name), "live": live,
+                            "latest": latest, "errors": sum(p.severity == "error" for p in problems),
+                            "warnings": sum(p.severity == "warning" for p in problems)})
+            return out
+        return page(request, "flows.html", session, rows=await asyncio.to_thread(rows))
 
     @router.get("/flows/{name}", response_class=HTMLResponse)
     async def flow_page(request: Request, name: str, version: int | None = None) -> HTMLResponse:
@@ -127,7 +136,7 @@ def console_router(admin: FlowAdmin, accounts: Accounts, calls: CallStore, secur
             raise HTTPException(404)
         row = admin.versions.get(name, version) if version else admin.versions.latest(name)
         assert row is not None
-        shown, problems = admin.check(name, row["yaml"])
+        shown, problems = await asyncio.to_thread(admin.check, name, row["yaml"])
         return page(request, "flow.html", session, name=name, row=row, problems=problems,
                     flow_map=Markup(flow_map_svg(shown or flow, problems)),
                     versions=admin.versions.versions(name), flow=flow,
@@ -142,7 +151,7 @@ def console_router(admin: FlowAdmin, accounts: Accounts, calls: CallStore, secur
         """A step's prompt in the voice callers hear (rendered once, then from the cache)."""
         current(request, "flows")
         row = admin.versions.get(name, version) if version else admin.versions.latest(name)
-        flow = admin.check(name, row["yaml"])[0] if row else None
+        flow = (await asyncio.to_thread(admin.check, name, row["yaml"]))[0] if row else None
         prompt = prompt_of(flow, step) if flow else None
         if flow is None or prompt is None:
             raise HTTPException(404)
@@ -157,7 +166,7 @@ def console_router(admin: FlowAdmin, accounts: Accounts, calls: CallStore, secur
         if row is None:
             raise HTTPException(404)
         note = None
-        if admin.check(name, row["yaml"])[0] is None:  # a draft that does not load: use the live one
+        if (await asyncio.to_thread(admin.check, name, row["yaml"]))[0] is None:  # use the live one
             note = (f"v{row['version']} does not load; the form shows the live version. "
                     f"Fix v{row['version']} in the editor.")
             row = admin.versions.latest(name, "published")
@@ -175,13 +184,14 @@ def console_router(admin: FlowAdmin, accounts: Accounts, calls: CallStore, secur
             text = apply_form(row["yaml"], {k: str(v) for k, v in form.items()})
         except ValueError as exc:
             raise HTTPException(400, f"not saved: {exc}") from None
-        number = admin.save_draft(name, text, session.user.email)
+        number = await asyncio.to_thread(admin.save_draft, name, text, session.user.email)
         return RedirectResponse(f"/console/flows/{name}?version={number}", status_code=303)
 
     @router.post("/flows/{name}/draft")
     async def save_draft(request: Request, name: str) -> Response:
         session, form = await changing(request, "flows")
-        number = admin.save_draft(name, str(form.get("yaml", "")), session.user.email)
+        text = str(form.get("yaml", ""))
+        number = await asyncio.to_thread(admin.save_draft, name, text, session.user.email)
         return RedirectResponse(f"/console/flows/{name}?version={number}", status_code=303)
 
     @router.post("/flows/{name}/publish")
@@ -189,7 +199,7 @@ def console_router(admin: FlowAdmin, accounts: Accounts, calls: CallStore, secur
         session, form = await changing(request, "flows")
         version = int(str(form.get("version", "0")))
         try:
-            admin.publish(name, version, session.user.email)
+            await asyncio.to_thread(admin.publish, name, version, session.user.email)
         except PublishRefused as exc:
             row = admin.versions.get(name, version)
             return page(request, "flow.html", session, name=name, row=row, problems=exc.problems,
@@ -200,14 +210,15 @@ def console_router(admin: FlowAdmin, accounts: Accounts, calls: CallStore, secur
     @router.post("/flows/{name}/rollback")
     async def rollback(request: Request, name: str) -> Response:
         session, form = await changing(request, "flows")
-        admin.rollback(name, int(str(form.get("version", "0"))), session.user.email)
+        version = int(str(form.get("version", "0")))
+        await asyncio.to_thread(admin.rollback, name, version, session.user.email)
         return RedirectResponse(f"/console/flows/{name}", status_code=303)
 
     @router.post("/flows/{name}/audio")
     async def upload(request: Request, name: str) -> Response:
         session, form = await changing(request, "flows")
         upload_file = form.get("file")
-        if not isinstance(upload_file, UploadFile):
+        if not isinstance(upload_file, FormFile):  # (starlette's: FastAPI's UploadFile is a subclass)
             raise HTTPException(400, "choose an audio file")
         try:
             number = await save_prompt(admin, name, str(form.get("step", "")), upload_file,
@@ -218,28 +229,47 @@ def console_router(admin: FlowAdmin, accounts: Accounts, calls: CallStore, secur
             await upload_file.close()
         return RedirectResponse(f"/console/flows/{name}?version={number}", status_code=303)
 
+    async def json_call(request: Request) -> tuple[Session, dict[str, Any]]:
+        """A console API call: logged in for flows, its CSRF header, a JSON body of sane size."""
+        session = current(request, "flows")
+        if request.headers.get("x-csrf-token") != session.csrf:
+            raise HTTPException(403, "missing or wrong CSRF token; reload the page")
+        if request.headers.get("content-type", "").split(";")[0].strip() != "application/json":
+            raise HTTPException(415, "send application/json")
+        raw = await request.body()
+        if len(raw) > MAX_JSON_BYTES:
+            raise HTTPException(413, f"at most {MAX_JSON_BYTES // 1024} KB")
+        try:
+            body = json.loads(raw)
+        except ValueError:
+            raise HTTPException(400, "not JSON") from None
+        if not isinstance(body, dict):
+            raise HTTPException(400, "send a JSON object")
+        return session, body
+
+    async def checked(body: dict[str, Any]) -> tuple[Any, list[Any]]:
+        """Load and lint a draft off the event loop (parsing and rendering take time)."""
+        return await asyncio.to_thread(admin.check, str(body.get("name", "draft")), str(body.get("yaml", "")))
+
     @router.post("/api/lint")
     async def lint(request: Request) -> JSONResponse:
-        current(request, "flows")
-        body = await request.json()
-        _, problems = admin.check(str(body.get("name", "draft")), str(body.get("yaml", "")))
+        _, body = await json_call(request)
+        _, problems = await checked(body)
         return JSONResponse([{"line": p.line, "severity": p.severity, "message": p.message}
                              for p in problems])
 
     @router.post("/api/map")
     async def flow_map(request: Request) -> JSONResponse:
-        current(request, "flows")
-        body = await request.json()
-        flow, problems = admin.check(str(body.get("name", "draft")), str(body.get("yaml", "")))
+        _, body = await json_call(request)
+        flow, problems = await checked(body)
         if flow is None:  # the page keeps the last map it could draw
             return JSONResponse({"svg": None, "problems": len(problems)})
         return JSONResponse({"svg": flow_map_svg(flow, problems), "problems": len(problems)})
 
     @router.post("/api/try")
     async def try_it(request: Request) -> JSONResponse:
-        current(request, "flows")
-        body = await request.json()
-        flow, problems = admin.check(str(body.get("name", "draft")), str(body.get("yaml", "")))
+        _, body = await json_call(request)
+        flow, problems = await checked(body)
         if flow is None:
             return JSONResponse({"error": str(FlowError(problems))}, status_code=422)
         lines = try_call(flow, [str(x) for x in body.get("inputs", [])], body.get("at"))
@@ -249,12 +279,9 @@ def console_router(admin: FlowAdmin, accounts: Accounts, calls: CallStore, secur
     async def voice_call(request: Request) -> JSONResponse:
         """Start a call on the draft that the browser joins with its microphone, over the same
         Media Streams path (and session code) as a phone call."""
-        session = current(request, "flows")
-        if request.headers.get("x-csrf-token") != session.csrf:
-            raise HTTPException(403, "missing or wrong CSRF token; reload the page")
-        body = await request.json()
+        session, body = await json_call(request)
         name = str(body.get("name", "draft"))
-        flow, problems = admin.check(name, str(body.get("yaml", "")))
+        flow, problems = await checked(body)
         if flow is None:
             return JSONResponse({"error": str(FlowError(problems))}, status_code=422)
         gateway = admin.gateway
@@ -329,7 +356,10 @@ def console_router(admin: FlowAdmin, accounts: Accounts, calls: CallStore, secur
     async def call_list(request: Request) -> HTMLResponse:
         session = current(request, "calls")
         filters = dict(request.query_params)
-        found = await asyncio.to_thread(filter_calls, calls, filters, within=behind_figure(filters))
+        try:
+            found = await asyncio.to_thread(filter_calls, calls, filters, within=behind_figure(filters))
+        except FilterError as exc:
+            raise HTTPException(400, str(exc)) from None
         return page(request, "calls.html", session, calls=found, filters=filters,
                     flows=admin.gateway.flow_names())
 
@@ -374,10 +404,15 @@ def console_router(admin: FlowAdmin, accounts: Accounts, calls: CallStore, secur
         writer = csv.DictWriter(out, fields, extrasaction="ignore")
         writer.writeheader()
         filters = dict(request.query_params)
-        rows = await asyncio.to_thread(filter_calls, calls, filters, limit=100_000,
-                                       within=behind_figure(filters))
+        try:
+            rows = await asyncio.to_thread(filter_calls, calls, filters, limit=100_000,
+                                           within=behind_figure(filters))
+        except FilterError as exc:
+            raise HTTPException(400, str(exc)) from None
         heard = await asyncio.to_thread(calls.prompt_figures, [r["sid"] for r in rows])
-        writer.writerows({**row, **heard.get(row["sid"], {})} for row in rows)
+        # A cell a spreadsheet would run as a formula (=, +, -, @) is written as text.
+        writer.writerows({k: _cell(v) for k, v in {**row, **heard.get(row["sid"], {})}.items()}
+                         for row in rows)
         return Response(out.getvalue(), media_type="text/csv",
                         headers={"Content-Disposition": "attachment; filename=calls.csv"})
 
@@ -418,6 +453,13 @@ def console_router(admin: FlowAdmin, accounts: Accounts, calls: CallStore, secur
         return RedirectResponse("/console/callbacks", status_code=303)
 
     return router
+
+
+def _cell(value: Any) -> Any:
+    """A CSV cell that cannot run as a spreadsheet formula (CSV injection)."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
 
 
 def _same_origin(websocket: WebSocket) -> bool:

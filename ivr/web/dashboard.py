@@ -21,13 +21,26 @@ def filter_calls(store: CallStore, filters: dict[str, str], limit: int = 500,
                  within: Any = None) -> list[dict[str, Any]]:
     """Calls matching date (`from`, `to`: YYYY-MM-DD, UTC days), `flow`, `outcome`, `reason`,
     words said (`q`, transcript or summary) and part of the caller's number (`caller`)."""
-    start = dt.date.fromisoformat(filters["from"]) if filters.get("from") else None
-    end = dt.date.fromisoformat(filters["to"]) if filters.get("to") else None
+    start, end = _day(filters, "from"), _day(filters, "to")
     equal = {column: filters[key] for key, column in
              (("flow", "flow"), ("outcome", "outcome"), ("reason", "transfer_reason")) if filters.get(key)}
     return store.find_calls(since=_midnight(start), until=_midnight(end, 1), limit=limit,
                             said=filters.get("q", "").strip(), caller=filters.get("caller", "").strip(),
                             within=within, **equal)
+
+
+class FilterError(ValueError):
+    """A filter a person typed that means nothing (a date that is not one): HTTP 400."""
+
+
+def _day(filters: dict[str, str], key: str) -> dt.date | None:
+    raw = filters.get(key)
+    if not raw:
+        return None
+    try:
+        return dt.date.fromisoformat(raw)
+    except ValueError:
+        raise FilterError(f"{key}: {raw[:40]!r} is not a date; use YYYY-MM-DD") from None
 
 
 def _midnight(day: dt.date | None, plus_days: int = 0) -> dt.datetime | None:

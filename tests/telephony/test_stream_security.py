@@ -25,7 +25,7 @@ from testkit.twilio_simulator import (
     TwilioSimulator,
     UntilPlayed,
 )
-from tests.telephony.conftest import OPEN_NUMBER, record_of, run
+from tests.telephony.conftest import CLOSED_NUMBER, OPEN_NUMBER, record_of, run
 
 pytestmark = pytest.mark.slow
 
@@ -99,3 +99,80 @@ def test_every_call_gets_its_own_stream_token(twilio: TwilioSimulator) -> None:
     second = run(twilio.call([HangUp()], to=OPEN_NUMBER))
     (url1, token1), (url2, token2) = _stream_of(first), _stream_of(second)
     assert url1 == url2 and token1 != token2 and re.fullmatch(r"[0-9a-f]{32}", token1)
+
+
+def test_a_replayed_recording_callback_keeps_one_voicemail_and_one_call_back(
+        twilio: TwilioSimulator, running: RunningGateway) -> None:
+    import os
+    import stat
+    import time
+
+    import httpx
+
+    call = run(twilio.call([Listen(), Press("0"), Listen()], to=CLOSED_NUMBER))
+    assert call.recorded
+    assert any(line.endswith("/twilio/recording -> 204") for line in call.log)
+    url = f"{running.base_url}/twilio/recording"
+    params = {"CallSid": call.sid, "AccountSid": "ACsimulated", "From": "+15550001234",
+              "To": CLOSED_NUMBER, "Direction": "inbound", "CallStatus": "in-progress",
+              "RecordingSid": _recording_sid(running, call), "RecordingUrl": twilio.recording_url,
+              "RecordingDuration": "4", "RecordingStatus": "completed"}
+    for _ in range(3):  # Twilio's retry, and a replay of the signed request
+        reply = httpx.post(url, data=params, headers={"X-Twilio-Signature": twilio.sign(url, params)})
+        assert reply.status_code == 204
+    time.sleep(2)
+    running.gateway.store.drain()
+    record = record_of(running, call)
+    assert len(record["voicemails"]) == 1 and len(record["callbacks"]) == 1
+    path = record["voicemails"][0]["audio_path"]
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600  # a caller's voice: the gateway's alone
+    assert stat.S_IMODE(os.stat(os.path.dirname(path)).st_mode) == 0o700
+
+
+def _recording_sid(running: RunningGateway, call: SimulatedCall) -> str:
+    import time
+
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        record = record_of(running, call)
+        if record["voicemails"]:
+            return str(record["voicemails"][0]["recording_sid"])
+        time.sleep(0.2)
+    raise AssertionError("the voicemail never arrived")
+
+
+def test_a_stream_that_never_says_start_is_closed_within_seconds(
+        twilio: TwilioSimulator, running: RunningGateway) -> None:
+    import time
+
+    url = running.settings.stream_url()
+
+    async def silent() -> float:
+        started = time.monotonic()
+        async with connect(url, additional_headers={"X-Twilio-Signature": twilio.sign(url, {})},
+                           proxy=None) as ws:
+            try:
+                async with asyncio.timeout(15):
+                    async for _ in ws:
+                        pass
+            except ConnectionClosed:
+                pass
+        return time.monotonic() - started
+
+    assert run(silent()) < 7
+
+
+def test_an_unsigned_request_is_refused_before_its_body_is_read(
+        running: RunningGateway, caplog: pytest.LogCaptureFixture) -> None:
+    import socket
+    import time
+
+    host, port = "127.0.0.1", running.settings.port
+    with socket.create_connection((host, port), timeout=5) as sock:
+        # A billion bytes announced, none sent: the answer must not wait for them.
+        sock.sendall(b"POST /twilio/voice HTTP/1.1\r\nHost: x\r\nContent-Type: "
+                     b"application/x-www-form-urlencoded\r\nContent-Length: 1000000000\r\n\r\n")
+        started = time.monotonic()
+        answer = sock.recv(200)
+    assert answer.startswith(b"HTTP/1.1 403") and time.monotonic() - started < 2
+    assert any("unsigned request to /twilio/voice" in r.getMessage() for r in caplog.records)

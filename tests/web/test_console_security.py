@@ -54,7 +54,7 @@ def test_an_upload_for_a_real_step_lands_in_the_flows_audio_folder(console: Runn
         token = csrf_of(client, "/console/flows/plumbing")
         reply = client.post("/console/flows/plumbing/audio", data={"csrf": token, "step": "main"},
                             files={"file": ("x.wav", _tone(), "audio/wav")})
-    assert reply.status_code == 303
+    assert reply.status_code == 303, reply.text
     assert (console.settings.audio_dir / "plumbing" / "main.wav").is_file()
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import io
 import logging
+import os
+import re
 import warnings
 from pathlib import Path
 from typing import Any
@@ -42,9 +44,11 @@ async def transcribe_voicemail(gateway: Gateway, call: LiveCall, params: dict[st
             reply = await client.get(f"{url}.wav", auth=auth)
             reply.raise_for_status()
         folder = settings.audio_dir.parent / "var" / "recordings"
-        folder.mkdir(parents=True, exist_ok=True)
-        path = folder / f"{recording_sid or call.sid}.wav"
-        path.write_bytes(reply.content)
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)  # callers' voices: the gateway's alone
+        path = folder / f"{_safe_name(recording_sid or call.sid)}.wav"
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(reply.content)
         transcript = mask_cards(await gateway.run_speech(_transcribe, gateway, call.flow.language,
                                                          reply.content, urgency=Urgency.BACKGROUND))
     except (httpx.HTTPError, ValueError) as exc:  # expected failures: one line, not a traceback
@@ -61,6 +65,11 @@ async def transcribe_voicemail(gateway: Gateway, call: LiveCall, params: dict[st
         # Blocking HTTP to Twilio, on its own thread: an emergency text never waits behind speech.
         sent = await asyncio.to_thread(notify_emergency_voicemail, gateway, call, transcript)
         call.note("sms", f"texted {sent} on-call number(s) about the emergency voicemail")
+
+
+def _safe_name(sid: str) -> str:
+    """A RecordingSid as a file name (Twilio's are RE + 32 hex; anything else is cleaned)."""
+    return re.sub(r"[^A-Za-z0-9_-]", "_", sid)[:64] or "recording"
 
 
 def _transcribe(gateway: Gateway, language: str, wav: bytes) -> str:

@@ -45,12 +45,17 @@ def twilio_router(gateway: Gateway, signatures: TwilioSignatures, twiml: TwimlBu
     router = APIRouter(prefix="/twilio", route_class=_FallThroughRoute)
 
     async def signed(request: Request) -> dict[str, str]:
+        if not request.headers.get("x-twilio-signature"):  # refused before its body is read
+            log.warning("unsigned request to %s from %s refused", request.url.path,
+                        request.client.host if request.client else "?")
+            raise HTTPException(status_code=403, detail="invalid Twilio signature")
         form = await request.form()
         params = {k: str(v) for k, v in form.items()}
         url = signatures.public_url(request.url.path, request.url.query)
         try:
             signatures.check(url, params, request.headers.get("x-twilio-signature"))
         except SignatureError:
+            log.warning("request to %s with a wrong signature refused", request.url.path)
             raise HTTPException(status_code=403, detail="invalid Twilio signature") from None
         request.state.fallback = lambda: _fault_twiml(gateway, twiml, params)
         return params
@@ -194,6 +199,12 @@ def twilio_router(gateway: Gateway, signatures: TwilioSignatures, twiml: TwimlBu
     async def recording(request: Request) -> Response:
         params = await signed(request)
         call = await call_for(params)
+        sid = params.get("RecordingSid", "")
+        # Twilio retries a callback it got no answer to, and a signed one can be replayed: one
+        # download, one voicemail and one call-back task per recording.
+        if not gateway.claim_recording(sid) or await gateway.store.share(
+                gateway.store.calls.has_voicemail, sid):
+            return Response(status_code=204)
         gateway.spawn(transcribe_voicemail(gateway, call, params))
         return Response(status_code=204)
 

@@ -30,7 +30,7 @@
 
   async function post(url, body) {
     const reply = await fetch(url, {method: "POST", headers: {"Content-Type": "application/json",
-      "X-CSRF-Token": window.CSRF}, body: JSON.stringify(body)});
+      "X-CSRF-Token": document.querySelector("meta[name=csrf-token]").content}, body: JSON.stringify(body)});
     return reply.json();
   }
 

@@ -38,7 +38,7 @@
 
   start.addEventListener("click", async () => {
     const reply = await fetch("/console/api/voice-call", {method: "POST", headers: {
-      "Content-Type": "application/json", "X-CSRF-Token": window.CSRF},
+      "Content-Type": "application/json", "X-CSRF-Token": document.querySelector("meta[name=csrf-token]").content},
       body: JSON.stringify({name: area.dataset.name, yaml: area.value})});
     const body = await reply.json();
     if (!reply.ok) { log.innerHTML = `<p class="error">${escape(body.error)}</p>`; return; }
