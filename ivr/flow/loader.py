@@ -58,10 +58,24 @@ def parse_yaml(text: str, source: str) -> tuple[Any, Lines]:
     if node is None:
         return None, lines
     try:
+        if _expanded_size(node, {}) > MAX_VALUES:  # counted without expanding: cheap
+            raise _TooBig
         return _to_data(node, (), lines, [MAX_VALUES]), lines
     except _TooBig:
         raise FlowError([Problem(source, 1, f"the flow expands to more than {MAX_VALUES:,} values "
                                             "(YAML aliases repeating each other?)")]) from None
+
+
+def _expanded_size(node: Any, seen: dict[int, int]) -> int:
+    """How many values `node` becomes once its aliases are expanded (each shared part counted
+    once per use, computed once)."""
+    if id(node) in seen:
+        return seen[id(node)]
+    children = node.values() if isinstance(node, CommentedMap) else \
+        node if isinstance(node, CommentedSeq) else ()
+    size = 1 + sum(_expanded_size(child, seen) for child in children)
+    seen[id(node)] = size
+    return size
 
 
 def _to_data(node: Any, path: tuple[str | int, ...], lines: Lines, budget: list[int]) -> Any:

@@ -66,7 +66,8 @@ def test_edit_publish_call_roll_back_review(console: RunningGateway, browser: Br
     # The server refuses too, whatever the page does.
     version = page.locator("input[name=version]").first.input_value()
     refused = page.evaluate("""async (v) => {
-        const body = new URLSearchParams({csrf: window.CSRF, version: v});
+        const csrf = document.querySelector("meta[name=csrf-token]").content;
+        const body = new URLSearchParams({csrf, version: v});
         const r = await fetch(location.pathname.split('?')[0] + '/publish', {method: 'POST', body});
         return r.status; }""", version)
     assert refused == 409
