@@ -36,6 +36,7 @@ from ivr.web.live_now import calls_in_progress
 from ivr.web.prompts_upload import UploadError, save_prompt
 from ivr.web.struggle import FIGURES, calls_matching, overlay, step_figures
 from ivr.web.try_call import try_call
+from ivr.workers import PriorityWorkers
 
 HERE = Path(__file__).resolve().parent
 COOKIE = "ivr_session"
@@ -49,6 +50,12 @@ def console_router(admin: FlowAdmin, accounts: Accounts, calls: CallStore, secur
     """Routes under /console, bound to the live gateway's flows and records."""
     router = APIRouter(prefix="/console")
     limiter = LoginLimiter()
+    # Argon2 costs tens of milliseconds of a core by design: one thread, at a lower priority than
+    # the event loop, so a burst of logins queues up instead of taking the cores calls need.
+    hasher = PriorityWorkers(1, "ivr-login", niceness=10)
+    # Drafts are parsed and linted in pure Python, which holds the GIL: one thread at a time, so
+    # a burst of them cannot crowd the event loop out of it.
+    drafts = PriorityWorkers(1, "ivr-drafts", niceness=10)
 
     def page(request: Request, template: str, session: Session | None, status: int = 200,
              **values: Any) -> HTMLResponse:
@@ -86,7 +93,7 @@ def console_router(admin: FlowAdmin, accounts: Accounts, calls: CallStore, secur
             return page(request, "login.html", None, error=f"Too many failed attempts from here; try "
                         f"again in {wait:.0f} s.", first=False, status=429)
         try:  # Argon2 takes tens of milliseconds by design: off the event loop
-            token, _ = await asyncio.to_thread(accounts.login, email, password)
+            token, _ = await hasher.run(0, accounts.login, email, password)
         except AuthError as exc:
             limiter.failed(*keys)
             return page(request, "login.html", None, error=str(exc), first=False)
@@ -247,21 +254,23 @@ def console_router(admin: FlowAdmin, accounts: Accounts, calls: CallStore, secur
             raise HTTPException(400, "send a JSON object")
         return session, body
 
-    async def checked(body: dict[str, Any]) -> tuple[Any, list[Any]]:
+    async def check_draft(body: dict[str, Any]) -> tuple[Any, list[Any]]:
         """Load and lint a draft off the event loop (parsing and rendering take time)."""
-        return await asyncio.to_thread(admin.check, str(body.get("name", "draft")), str(body.get("yaml", "")))
+        checked: tuple[Any, list[Any]] = await drafts.run(0, admin.check, str(body.get("name", "draft")),
+                                                          str(body.get("yaml", "")))
+        return checked
 
     @router.post("/api/lint")
     async def lint(request: Request) -> JSONResponse:
         _, body = await json_call(request)
-        _, problems = await checked(body)
+        _, problems = await check_draft(body)
         return JSONResponse([{"line": p.line, "severity": p.severity, "message": p.message}
                              for p in problems])
 
     @router.post("/api/map")
     async def flow_map(request: Request) -> JSONResponse:
         _, body = await json_call(request)
-        flow, problems = await checked(body)
+        flow, problems = await check_draft(body)
         if flow is None:  # the page keeps the last map it could draw
             return JSONResponse({"svg": None, "problems": len(problems)})
         return JSONResponse({"svg": flow_map_svg(flow, problems), "problems": len(problems)})
@@ -269,7 +278,7 @@ def console_router(admin: FlowAdmin, accounts: Accounts, calls: CallStore, secur
     @router.post("/api/try")
     async def try_it(request: Request) -> JSONResponse:
         _, body = await json_call(request)
-        flow, problems = await checked(body)
+        flow, problems = await check_draft(body)
         if flow is None:
             return JSONResponse({"error": str(FlowError(problems))}, status_code=422)
         lines = try_call(flow, [str(x) for x in body.get("inputs", [])], body.get("at"))
@@ -281,7 +290,7 @@ def console_router(admin: FlowAdmin, accounts: Accounts, calls: CallStore, secur
         Media Streams path (and session code) as a phone call."""
         session, body = await json_call(request)
         name = str(body.get("name", "draft"))
-        flow, problems = await checked(body)
+        flow, problems = await check_draft(body)
         if flow is None:
             return JSONResponse({"error": str(FlowError(problems))}, status_code=422)
         gateway = admin.gateway
