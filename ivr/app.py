@@ -24,6 +24,7 @@ from ivr.config import Settings
 from ivr.errors import ConfigError, FlowError
 from ivr.flow.catalog import spoken_prompts
 from ivr.language import primary
+from ivr.metrics import CONTENT_TYPE
 from ivr.store.retention import Retention, clean_up
 from ivr.telephony.gateway import Gateway
 from ivr.telephony.handoff import handoff_record, handoff_token
@@ -107,6 +108,13 @@ def create_app(settings: Settings, gateway: Gateway | None = None, warm: bool = 
                 "calls_in_progress": len(gateway.registry), "flows": flows, "media": media,
                 "key_decisions_ms": dict(sorted(stats.key_decisions_ms.items()))}
         return JSONResponse(body, status_code=code)
+
+    @app.get("/metrics")
+    async def metrics(request: Request) -> Response:
+        """Prometheus metrics of this instance, for loopback, the bearer token or the console."""
+        if not _may_see_details(request, settings, accounts):
+            raise HTTPException(403, "metrics need loopback, IVR_HEALTH_TOKEN or a console login")
+        return Response(gateway.metrics.exposition(), media_type=CONTENT_TYPE)
 
     @app.get("/handoff/{sid}")
     async def handoff(sid: str, token: str = "") -> dict[str, Any]:

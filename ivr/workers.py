@@ -39,6 +39,10 @@ class PriorityWorkers:
     async def run(self, priority: int, fn: Callable[..., Any], *args: Any) -> Any:
         return await asyncio.wrap_future(self.submit(priority, fn, *args))
 
+    def pending(self) -> int:
+        """Work queued and not yet started."""
+        return self._queue.qsize()
+
     def shutdown(self, wait: bool = False) -> None:
         """Stop once the work queued so far is done (of every priority)."""
         for _ in self._threads:

@@ -8,6 +8,7 @@ import datetime as dt
 import fcntl
 import hashlib
 import logging
+import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future
 from pathlib import Path
@@ -244,6 +245,7 @@ class AsyncCallStore:
         self.store = store
         self.live = LiveCallStore(store.engine)
         self._writer = PriorityWorkers(1, "ivr-store")
+        self.write_lag: Callable[[float], None] | None = None  # seconds from queued to written
 
     @property
     def calls(self) -> CallStore:
@@ -253,7 +255,11 @@ class AsyncCallStore:
     def later(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Future[Any]:
         """Queue a record write behind every record write so far; failures are logged, never
         raised into a call. Needs no event loop."""
-        return self._writer.submit(self.RECORDS, self._safe_call, fn, args, kwargs)
+        future = self._writer.submit(self.RECORDS, self._safe_call, fn, args, kwargs)
+        if self.write_lag is not None:
+            queued, report = time.monotonic(), self.write_lag
+            future.add_done_callback(lambda _: report(time.monotonic() - queued))
+        return future
 
     def share_later(self, fn: Callable[..., Any], *args: Any) -> Future[Any]:
         """Queue live-call work (failures logged) ahead of queued record writes."""

@@ -22,6 +22,7 @@ from ivr.flow.events import PlayPrompt
 from ivr.flow.loader import load_flow_text, load_flows
 from ivr.flow.model import Flow
 from ivr.language import primary
+from ivr.metrics import Metrics
 from ivr.speech.models import ModelRegistry
 from ivr.speech.pool import SpeechPool, Urgency
 from ivr.speech.recognizer import GrammarVocabulary, Recognizer, VoskRecognizer
@@ -125,6 +126,11 @@ class Gateway:
     media_codec: Callable[[], MediaCodec] = field(default=lambda: _no_provider())
     _old_engines: dict[tuple[str, str], tuple[Flow, Engine]] = field(default_factory=dict)
     _recordings: dict[str, None] = field(default_factory=dict)  # recording callbacks taken, in order
+    metrics: Metrics = field(default_factory=Metrics)
+
+    def __post_init__(self) -> None:
+        self.metrics.watch(lambda: len(self.registry), self.speech_pool.pending)
+        self.store.write_lag = self.metrics.db_write_lag.observe
 
     @classmethod
     def build(cls, settings: Settings, models: ModelRegistry | None = None) -> Gateway:
@@ -295,8 +301,18 @@ class Gateway:
         return loaded.source if loaded else "keypad-only"
 
     async def run_speech(self, fn: Any, *args: Any, urgency: Urgency = Urgency.LIVE) -> Any:
-        """Run blocking recognition on the speech threads (Vosk releases the GIL), by urgency."""
-        return await self.speech_pool.run(urgency, fn, *args)
+        """Run blocking recognition on the speech threads (Vosk releases the GIL), by urgency;
+        its wait for a thread and its CPU time go to the metrics."""
+        queued, metrics = time.monotonic(), self.metrics
+
+        def timed() -> Any:
+            started, cpu = time.monotonic(), time.thread_time()
+            try:
+                return fn(*args)
+            finally:
+                metrics.speech_wait.labels(urgency.name.lower()).observe(started - queued)
+                metrics.recognizer_cpu.inc(time.thread_time() - cpu)
+        return await self.speech_pool.run(urgency, timed)
 
     def spawn(self, work: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
         """Run background work (voicemail transcription) and keep it alive until done."""

@@ -31,6 +31,7 @@ from ivr.telephony.gateway import Gateway
 
 log = logging.getLogger(__name__)
 MIN_NOISE_MS = 250  # shorter bursts with no words are noise, not a miss
+FRAME_S = 0.02  # one media frame
 MARK_GRACE_S = 2.0  # a mark this late after its audio should have played is taken as played
 
 
@@ -102,6 +103,7 @@ class CallSession:
         self._speech_task: asyncio.Task[None] | None = None
         self._key_at: float | None = None  # loop time the last key arrived (for MediaStats)
         self._lost_marks: set[str] = set()  # taken as played when they never came back
+        self._turn_from: float | None = None  # loop time of the caller's last voiced frame
         self._handlers: dict[type, Callable[[m.MediaEvent], Awaitable[None]]] = {
             m.StreamStarted: self._on_start, m.Key: self._on_key, m.MarkPlayed: self._on_mark,
             m.StreamStopped: self._on_stop, m.Ignored: self._on_ignored,
@@ -124,6 +126,7 @@ class CallSession:
     async def fail(self, detail: str) -> None:
         """End the stream with a fault transfer; the <Connect action> dials a person."""
         if self.call is not None and self.terminal is None:
+            self.gateway.metrics.faults.labels("media_session").inc()
             self._unplayed("fault")
             actions = self.call.fault(detail)
             self.terminal = next((a for a in actions if isinstance(a, (ev.HandOver, ev.TakeMessage))),
@@ -240,7 +243,10 @@ class CallSession:
         zero = now - timestamp_ms / 1000
         if self._stream_zero is None or zero < self._stream_zero:
             self._stream_zero = zero
-        self.gateway.media_stats.record((zero - self._stream_zero) * 1000)
+        lag_ms = (zero - self._stream_zero) * 1000
+        self.gateway.media_stats.record(lag_ms)
+        if lag_ms > self.gateway.media_stats.LATE_MS:
+            self.gateway.metrics.late_frames.inc()
 
     async def _on_key(self, event: m.MediaEvent) -> None:
         assert isinstance(event, m.Key)
@@ -315,6 +321,8 @@ class CallSession:
 
     async def _speech_ended(self, speech: _Speech, result: SpeechResult) -> None:
         utterance = speech.pointer.vad.utterance()
+        # The caller's last voiced frame was the quiet frames since ago: the turn runs from there.
+        self._turn_from = asyncio.get_running_loop().time() - speech.pointer.vad.quiet_run * FRAME_S
         async with self.lock:
             if self.terminal is not None or self.closed:  # e.g. a partial result or a key settled it
                 return
@@ -374,6 +382,9 @@ class CallSession:
         mark = _SentMark(say, self._mark_seq, starts, seconds)
         self.pending_marks.append(mark)
         await self.out.play(audio, mark.name)
+        if self._turn_from is not None:  # the reply's first audio is on its way
+            self.gateway.metrics.turn.observe(loop.time() - self._turn_from)
+            self._turn_from = None
         # Should a mark never come back, the call must not wait for it forever (nobody is left
         # in silence).
         self._playout_end = starts + seconds
@@ -385,6 +396,7 @@ class CallSession:
 
     async def _on_overdue_mark(self, mark: _SentMark) -> None:
         self._lost_marks.add(mark.name)
+        self.gateway.metrics.marks_lost.inc()
         await self.handle(m.MarkPlayed(mark.name))  # as if it came back: under the lock, faults guarded
         if self.call is not None:
             log.warning("call %s: mark %s never came back; went on without it", self.call.sid, mark.name)
@@ -455,7 +467,9 @@ class CallSession:
             try:  # the caller's next step must not wait for a database write (see _release)
                 await self.out.close()
                 if self._key_at is not None and self.terminal is not None:
-                    self.gateway.media_stats.key_decided(asyncio.get_running_loop().time() - self._key_at)
+                    decided = asyncio.get_running_loop().time() - self._key_at
+                    self.gateway.media_stats.key_decided(decided)
+                    self.gateway.metrics.key_decision.observe(decided)
             finally:
                 await self._release()
 

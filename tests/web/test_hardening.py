@@ -52,6 +52,10 @@ def test_health_shows_only_its_status_to_visitors(proxied: RunningGateway) -> No
     assert "flows" in httpx.get(url).json()  # loopback itself: the operator on the machine
     with logged_in(proxied, "owner@example.com") as client:
         assert "flows" in client.get("/health", headers=OUTSIDE).json()
+    metrics = f"{proxied.base_url}/metrics"  # guarded the same way
+    assert httpx.get(metrics, headers=OUTSIDE).status_code == 403
+    assert "ivr_calls_in_progress" in httpx.get(
+        metrics, headers={**OUTSIDE, "Authorization": f"Bearer {HEALTH_TOKEN}"}).text
 
 
 def test_the_api_docs_are_off_and_every_page_says_how_it_may_be_shown(proxied: RunningGateway) -> None:

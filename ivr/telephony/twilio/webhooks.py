@@ -7,6 +7,7 @@ goodbye. Nothing here decides what to say; the engine does.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Coroutine
 from typing import Any
 
@@ -116,6 +117,8 @@ def twilio_router(gateway: Gateway, signatures: TwilioSignatures, twiml: TwimlBu
         # say): a person takes over, after the disclosure if the caller has not heard it yet.
         detail = "media stream ended without a decision" if call.stream_started else \
             "media stream never started"
+        gateway.metrics.faults.labels("stream_ended_undecided" if call.stream_started
+                                      else "stream_never_started").inc()
         call.note("fault", detail)
         actions = call.fault(detail)
         call.decision = _decision(actions)
@@ -215,6 +218,8 @@ def twilio_router(gateway: Gateway, signatures: TwilioSignatures, twiml: TwimlBu
         call = await gateway.load_call(params.get("CallSid", ""))
         if call is not None and call_status in FINAL_STATUSES:
             call.apply(ev.CallEnded(at=utcnow()))
+            state = call.state
+            gateway.metrics.calls.labels(state.outcome or "unknown", state.transfer_reason or "").inc()
             call.update(ended_at=utcnow())
             call.note("status", f"call {call_status}", duration=params.get("CallDuration", ""))
             await call.save()
@@ -240,7 +245,9 @@ class _FallThroughRoute(APIRoute):
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
 
+        route = self.path
         async def guarded(request: Request) -> Response:
+            started = time.monotonic()
             try:
                 return await handler(request)
             except HTTPException:
@@ -250,7 +257,10 @@ class _FallThroughRoute(APIRoute):
                 log.exception("webhook %s failed; the caller goes to a person", request.url.path)
                 if fallback is None:
                     raise
+                request.app.state.gateway.metrics.faults.labels("webhook").inc()
                 return _xml(fallback())
+            finally:
+                request.app.state.gateway.metrics.webhook.labels(route).observe(time.monotonic() - started)
 
         return guarded
 
@@ -284,6 +294,7 @@ async def _new_call(gateway: Gateway, sid: str, params: dict[str, str]) -> LiveC
 def _note_dial(gateway: Gateway, call: LiveCall, decision: object) -> None:
     if isinstance(decision, ev.HandOver):
         call.update(time_to_human_s=round(call.elapsed(), 3))
+        gateway.metrics.time_to_person.labels(decision.reason).observe(call.elapsed())
         gateway.spawn(post_handoff(gateway, call))
         # The whisper, rendered while the person's phone rings: ready when they answer.
         language = decision.staff_language

@@ -1,0 +1,72 @@
+"""Prometheus metrics after real calls through the gateway: the names operators' dashboards and
+alerts use, values that moved with the calls, and no caller's number or words in any label."""
+
+from __future__ import annotations
+
+import re
+
+import httpx
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from ivr.audio.render import PromptRenderer
+from testkit.local_gateway import RunningGateway
+from testkit.twilio_simulator import HangUp, Listen, Press, Speak, TwilioSimulator, UntilPlayed
+from tests.telephony.conftest import OPEN_NUMBER, run
+
+pytestmark = pytest.mark.slow
+CALLER = "+15550009876"
+
+
+def _samples(running: RunningGateway) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    reply = httpx.get(f"{running.base_url}/metrics")
+    assert reply.status_code == 200 and reply.headers["content-type"].startswith("text/plain")
+    out = {}
+    for family in text_string_to_metric_families(reply.text):
+        for sample in family.samples:
+            out[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
+    return out
+
+
+def _value(samples: dict[tuple[str, tuple[tuple[str, str], ...]], float], name: str, **labels: str) -> float:
+    return samples.get((name, tuple(sorted(labels.items()))), 0.0)
+
+
+def test_metrics_move_with_real_calls_and_carry_no_caller_data(
+        twilio: TwilioSimulator, voice: PromptRenderer, running: RunningGateway) -> None:
+    before = _samples(running)
+    key = run(twilio.call([UntilPlayed("disclosure"), Press("0"), Listen()], to=OPEN_NUMBER, caller=CALLER))
+    spoken = run(twilio.call([UntilPlayed("disclosure"), Speak(voice.render("시간", "ko")), Listen(),
+                              HangUp()], to=OPEN_NUMBER, caller=CALLER))
+    assert key.dialed and spoken.turn_latencies
+    after = _samples(running)
+
+    def grew(name: str, **labels: str) -> float:
+        return _value(after, name, **labels) - _value(before, name, **labels)
+
+    assert grew("ivr_calls_total", outcome="transferred", reason="requested") == 1
+    assert grew("ivr_calls_total", outcome="answered", reason="") == 1
+    assert grew("ivr_time_to_person_seconds_count", reason="requested") == 1
+    assert grew("ivr_key_decision_seconds_count") == 1
+    assert grew("ivr_turn_seconds_count") >= 1
+    assert grew("ivr_turn_seconds_sum") / grew("ivr_turn_seconds_count") < 2.0
+    assert grew("ivr_webhook_seconds_count", route="/twilio/voice") == 2
+    assert grew("ivr_webhook_seconds_count", route="/twilio/connected") >= 1
+    assert grew("ivr_recognizer_cpu_seconds_total") > 0
+    assert grew("ivr_speech_wait_seconds_count", urgency="turn_end") >= 1
+    assert grew("ivr_db_write_lag_seconds_count") > 0
+    assert _value(after, "ivr_calls_in_progress") >= 0
+    assert ("ivr_speech_queue_depth", ()) in after
+    assert ("ivr_faults_total", (("kind", "webhook"),)) not in after
+    text = httpx.get(f"{running.base_url}/metrics").text
+    assert CALLER not in text and "시간" not in text  # labels are outcomes, routes and kinds only
+    assert not re.search(r'\{[^}]*"\+?\d{7,}"', text)
+
+
+def test_a_fault_is_counted_by_kind(twilio: TwilioSimulator, running: RunningGateway) -> None:
+    before = _samples(running)
+    call = run(twilio.call([], to=OPEN_NUMBER, stream_down=True))
+    assert call.dialed
+    after = _samples(running)
+    kind = (("kind", "stream_never_started"),)
+    assert after[("ivr_faults_total", kind)] - before.get(("ivr_faults_total", kind), 0) == 1
