@@ -92,9 +92,10 @@ def create_app(settings: Settings, gateway: Gateway | None = None, warm: bool = 
     async def health(request: Request) -> JSONResponse:
         """For the load balancer: 503 while draining, so no new call comes. The details (flows,
         numbers, figures) only for loopback, a bearer token (IVR_HEALTH_TOKEN) or the console."""
-        code = 503 if gateway.draining else 200
+        state = "draining" if gateway.draining else "busy" if gateway.busy.busy() else "ok"
+        code = 200 if state == "ok" else 503  # busy: the balancer sends new calls elsewhere
         if not _may_see_details(request, settings, accounts):
-            return JSONResponse({"status": "draining" if gateway.draining else "ok"}, status_code=code)
+            return JSONResponse({"status": state}, status_code=code)
         flows = {name: {"language": flow.language, "version": gateway.live_version(name),
                         "speech": gateway.speech_status(flow.language),
                         "numbers": flow.phone_numbers}
@@ -104,7 +105,7 @@ def create_app(settings: Settings, gateway: Gateway | None = None, warm: bool = 
                  "max_lag_ms": round(stats.max_lag_ms, 1), "loop_checks": stats.loop_checks,
                  "loop_stalls": stats.loop_stalls,
                  "max_loop_stall_ms": round(stats.max_loop_stall_ms, 1)}
-        body = {"status": "draining" if gateway.draining else "ok", "instance": gateway.instance,
+        body = {"status": state, "instance": gateway.instance,
                 "calls_in_progress": len(gateway.registry), "flows": flows, "media": media,
                 "key_decisions_ms": dict(sorted(stats.key_decisions_ms.items()))}
         return JSONResponse(body, status_code=code)
@@ -167,7 +168,7 @@ def _may_see_details(request: Request, settings: Settings, accounts: Accounts) -
         return True
     if settings.health_token and hmac.compare_digest(bearer, settings.health_token):
         return True
-    from ivr.web.console import COOKIE
+    from ivr.web.auth import COOKIE
 
     return accounts.session(request.cookies.get(COOKIE)) is not None
 

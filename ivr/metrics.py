@@ -33,6 +33,8 @@ class Metrics:
         self.key_decision = Histogram("ivr_key_decision_seconds", "A key's arrival to its stream "
                                       "closed (the gateway's part of key 0 -> <Dial>).",
                                       buckets=QUICK, registry=r)
+        self.busy = Gauge("ivr_busy", "1 while the instance tells the balancer it is full "
+                          "(recognition waits too long), else 0.", registry=r)
         self.speech_queue = Gauge("ivr_speech_queue_depth", "Recognition work waiting for the "
                                   "speech threads.", registry=r)
         self.speech_wait = Histogram("ivr_speech_wait_seconds", "Recognition work's wait for a "

@@ -127,11 +127,24 @@ class Voices:
         if path is None:
             return VoiceChoice(fallback, f"espeak-ng (no Piper voice for {language}; name one with voice:)")
         try:
-            piper = PiperVoice(path)
+            piper = _piper_at(path)
         except VoiceError as exc:
             log.warning("%s; prompts in %s are spoken by espeak-ng", exc, language)
             return VoiceChoice(fallback, f"espeak-ng, because {exc}")
         return VoiceChoice(PiperSpeaker(piper), f"Piper {piper.name}")
+
+
+_VOICES: dict[Path, PiperVoice] = {}
+_VOICES_LOCK = threading.Lock()
+
+
+def _piper_at(path: Path) -> PiperVoice:
+    """A Piper voice loaded once per process (it is thread-safe, and a copy costs ~200 MB)."""
+    key = path.absolute()  # not resolved: a voice under another name is another voice
+    with _VOICES_LOCK:
+        if key not in _VOICES:
+            _VOICES[key] = PiperVoice(key)
+        return _VOICES[key]
 
 
 class PromptRenderer:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -61,13 +62,13 @@ class ModelRegistry:
         path = self.paths.get(key) or self.paths.get("*")
         if path:
             try:
-                return LoadedModel(vosk.Model(str(path)), f"vosk model at {path}")
+                return LoadedModel(_model_at(str(path)), f"vosk model at {path}")
             except Exception as exc:
                 self.problems[key] = f"IVR_VOSK_MODEL {path} could not be loaded ({exc})"
                 log.error("%s", self.problems[key])
         package = _package_model_path(key)
         if package is not None:
-            return LoadedModel(vosk.Model(str(package)), f"vosk-model-{key} package")
+            return LoadedModel(_model_at(str(package)), f"vosk-model-{key} package")
         if not self.download:
             self.problems.setdefault(key, "no model installed and downloads are off")
             return None
@@ -75,11 +76,28 @@ class ModelRegistry:
             try:
                 log.info("looking for the Vosk model for %s (downloads show a progress bar)", code)
                 folder = _ModelFinder().get_model_path(None, code)
-                return LoadedModel(vosk.Model(folder), f"vosk model {Path(folder).name}")
+                return LoadedModel(_model_at(folder), f"vosk model {Path(folder).name}")
             except (Exception, SystemExit) as exc:  # vosk exits when a language is unknown
                 self.problems[key] = f"no model installed and none could be downloaded ({exc})"
         log.warning("no speech model for %s: %s", language, self.problems.get(key))
         return None
+
+
+_MODELS: dict[str, Any] = {}
+_MODELS_LOCK = threading.Lock()
+
+
+def _model_at(folder: str) -> Any:
+    """The Vosk model in `folder`, loaded once per process: a model is read-only and shared by
+    every recognizer, and each copy costs hundreds of MB (several gateways in one process, as
+    in the tests, share it)."""
+    import vosk
+
+    key = str(Path(folder).resolve())
+    with _MODELS_LOCK:
+        if key not in _MODELS:
+            _MODELS[key] = vosk.Model(folder)
+        return _MODELS[key]
 
 
 def _model_finder_class() -> type:

@@ -23,6 +23,7 @@ from ivr.flow.loader import load_flow_text, load_flows
 from ivr.flow.model import Flow
 from ivr.language import primary
 from ivr.metrics import Metrics
+from ivr.speech.busy import BusySignal
 from ivr.speech.models import ModelRegistry
 from ivr.speech.pool import SpeechPool, Urgency
 from ivr.speech.recognizer import GrammarVocabulary, Recognizer, VoskRecognizer
@@ -127,9 +128,11 @@ class Gateway:
     _old_engines: dict[tuple[str, str], tuple[Flow, Engine]] = field(default_factory=dict)
     _recordings: dict[str, None] = field(default_factory=dict)  # recording callbacks taken, in order
     metrics: Metrics = field(default_factory=Metrics)
+    busy: BusySignal = field(default_factory=BusySignal)  # full: the balancer sends calls elsewhere
 
     def __post_init__(self) -> None:
         self.metrics.watch(lambda: len(self.registry), self.speech_pool.pending)
+        self.metrics.busy.set_function(lambda: float(self.busy.busy()))
         self.store.write_lag = self.metrics.db_write_lag.observe
 
     @classmethod
@@ -310,6 +313,7 @@ class Gateway:
             try:
                 return fn(*args)
             finally:
+                self.busy.waited(started - queued)
                 metrics.speech_wait.labels(urgency.name.lower()).observe(started - queued)
                 metrics.recognizer_cpu.inc(time.thread_time() - cpu)
         return await self.speech_pool.run(urgency, timed)

@@ -28,6 +28,7 @@ from ivr.store.calls import utcnow
 from ivr.telephony import media as m
 from ivr.telephony.calls import LiveCall
 from ivr.telephony.gateway import Gateway
+from ivr.telephony.playback import Playback, SentMark
 
 log = logging.getLogger(__name__)
 MIN_NOISE_MS = 250  # shorter bursts with no words are noise, not a miss
@@ -43,25 +44,6 @@ class Outbound(Protocol):
     async def clear(self) -> None: ...
 
     async def close(self) -> None: ...
-
-
-@dataclass(frozen=True)
-class _SentMark:
-    """A mark sent after a prompt's audio: the prompt it ends, its unique name on the line, and
-    when the prompt's audio starts playing there (loop time) and for how long."""
-
-    say: ev.PlayPrompt
-    seq: int
-    starts: float = 0.0
-    seconds: float = 0.0
-
-    @property
-    def prompt_id(self) -> str:
-        return self.say.prompt_id
-
-    @property
-    def name(self) -> str:
-        return f"{self.prompt_id}#{self.seq}"
 
 
 @dataclass
@@ -89,20 +71,16 @@ class CallSession:
         self.accept_call = accept_call  # which calls this client may drive (the console's own)
         self.call: LiveCall | None = None
         self.speech: _Speech | None = None
-        self.pending_marks: list[_SentMark] = []
-        self.cleared: set[str] = set()
+        self.line = Playback()  # prompts on the line, and their marks
         self.listening: _Listening | None = None
         self.terminal: ev.HandOver | ev.TakeMessage | ev.EndCall | None = None
         self.after_disclosure: list[ev.Action] | None = None  # the flow's start, held until then
         self.closed = False
         self.lock = asyncio.Lock()
-        self._mark_seq = 0
-        self._playout_end = 0.0  # loop time when everything sent so far has played
         self._stream_zero: float | None = None  # monotonic time of stream timestamp 0
         self._audio: asyncio.Queue[m.Audio | None] = asyncio.Queue()
         self._speech_task: asyncio.Task[None] | None = None
         self._key_at: float | None = None  # loop time the last key arrived (for MediaStats)
-        self._lost_marks: set[str] = set()  # taken as played when they never came back
         self._turn_from: float | None = None  # loop time of the caller's last voiced frame
         self._handlers: dict[type, Callable[[m.MediaEvent], Awaitable[None]]] = {
             m.StreamStarted: self._on_start, m.Key: self._on_key, m.MarkPlayed: self._on_mark,
@@ -261,23 +239,18 @@ class CallSession:
 
     async def _on_mark(self, event: m.MediaEvent) -> None:
         assert isinstance(event, m.MarkPlayed)
-        if event.name in self.cleared:
-            self.cleared.discard(event.name)
+        done = self.line.returned(event.name)
+        if done is None:  # a cleared prompt's mark, or one never sent
             return
-        names = [sent.name for sent in self.pending_marks]
-        if event.name not in names:
-            return
-        done = self.pending_marks[: names.index(event.name) + 1]
-        del self.pending_marks[: len(done)]
         prompts = [sent.prompt_id for sent in done]
         if self.call is not None:
             for sent in done:
-                heard = "unconfirmed" if sent.name in self._lost_marks else "full"
+                heard = "unconfirmed" if sent.name in self.line.lost else "full"
                 self.call.prompt_heard(sent.say, heard, sent.seconds, sent.seconds)
                 self.call.apply(ev.PromptFinished(sent.prompt_id, at=utcnow()))
         if "disclosure" in prompts and self.after_disclosure is not None:
             await self._disclosure_played()
-        elif not self.pending_marks:
+        elif not self.line.pending:
             await self._prompts_done()
 
     async def _on_stop(self, event: m.MediaEvent) -> None:
@@ -368,7 +341,7 @@ class CallSession:
             elif isinstance(action, (ev.HandOver, ev.TakeMessage, ev.EndCall)):
                 self.terminal = action
                 self.listening = None
-        if not self.pending_marks:
+        if not self.line.pending:
             await self._prompts_done()
 
     async def _play(self, say: ev.PlayPrompt) -> None:
@@ -376,26 +349,21 @@ class CallSession:
         voice = self.call.flow.voice if self.call is not None else None
         loop = asyncio.get_running_loop()
         audio = await loop.run_in_executor(None, renderer.render, say.text, say.language, say.audio, voice)
-        self._mark_seq += 1
-        # The line plays prompts one after another in real time, each once the last has played.
-        starts, seconds = max(self._playout_end, loop.time()), len(audio) / SAMPLE_RATE
-        mark = _SentMark(say, self._mark_seq, starts, seconds)
-        self.pending_marks.append(mark)
+        mark = self.line.sent(say, len(audio) / SAMPLE_RATE, loop.time())
         await self.out.play(audio, mark.name)
         if self._turn_from is not None:  # the reply's first audio is on its way
             self.gateway.metrics.turn.observe(loop.time() - self._turn_from)
             self._turn_from = None
         # Should a mark never come back, the call must not wait for it forever (nobody is left
         # in silence).
-        self._playout_end = starts + seconds
-        loop.call_at(self._playout_end + MARK_GRACE_S, self._mark_overdue, mark)
+        loop.call_at(mark.starts + mark.seconds + MARK_GRACE_S, self._mark_overdue, mark)
 
-    def _mark_overdue(self, mark: _SentMark) -> None:
-        if mark in self.pending_marks and not self.closed:
+    def _mark_overdue(self, mark: SentMark) -> None:
+        if mark in self.line.pending and not self.closed:
             asyncio.get_running_loop().create_task(self._on_overdue_mark(mark))
 
-    async def _on_overdue_mark(self, mark: _SentMark) -> None:
-        self._lost_marks.add(mark.name)
+    async def _on_overdue_mark(self, mark: SentMark) -> None:
+        self.line.lost.add(mark.name)
         self.gateway.metrics.marks_lost.inc()
         await self.handle(m.MarkPlayed(mark.name))  # as if it came back: under the lock, faults guarded
         if self.call is not None:
@@ -412,26 +380,19 @@ class CallSession:
             self.listening.timer = loop.call_later(self.listening.listen.timeout, self._silence_due)
 
     async def _barge_in(self, why: str) -> None:
-        if self.pending_marks:
+        if self.line.pending:
             self._cut_short(why)
-            self.cleared.update(sent.name for sent in self.pending_marks)
-            self.pending_marks.clear()
-            self._playout_end = 0.0  # the line's buffer is empty again
             await self.out.clear()
 
-    def _cut_short(self, why: str) -> None:
-        """Record how much of each prompt still on the line was heard before `why` stopped it."""
-        if self.call is None:
-            return
-        now = asyncio.get_running_loop().time()
-        for sent in self.pending_marks:
-            played = min(max(now - sent.starts, 0.0), sent.seconds)
-            self.call.prompt_heard(sent.say, "cut" if played >= 0.05 else "never", played, sent.seconds, why)
+    def _cut_short(self, why: str, clear: bool = True) -> None:
+        """Stop what is on the line, recording how much of each prompt was heard before `why`."""
+        for heard in self.line.cut(asyncio.get_running_loop().time(), clear):
+            if self.call is not None:
+                self.call.prompt_heard(heard.say, heard.heard, heard.played_s, heard.of_s, why)
 
     def _unplayed(self, why: str) -> None:
         """The stream is ending: prompts on the line are cut, the held menu is never played."""
-        self._cut_short(why)
-        self.pending_marks.clear()
+        self._cut_short(why, clear=False)
         held, self.after_disclosure = self.after_disclosure or [], None
         if self.call is not None:
             for action in held:

@@ -23,6 +23,7 @@ from ivr.errors import IvrError
 from ivr.store.calls import utcnow
 from ivr.store.tables import sessions, users
 
+COOKIE = "ivr_session"  # the console session cookie
 ROLES = ("owner", "editor", "viewer")
 SESSION_HOURS = 12
 MIN_PASSWORD = 10

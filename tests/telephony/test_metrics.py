@@ -70,3 +70,25 @@ def test_a_fault_is_counted_by_kind(twilio: TwilioSimulator, running: RunningGat
     after = _samples(running)
     kind = (("kind", "stream_never_started"),)
     assert after[("ivr_faults_total", kind)] - before.get(("ivr_faults_total", kind), 0) == 1
+
+
+def test_an_instance_whose_recognition_queues_says_busy_and_then_ok_again(running: RunningGateway) -> None:
+    import asyncio
+    import time
+
+    from ivr.speech.pool import Urgency
+
+    async def flood() -> None:  # more decoding than the speech threads can do at once
+        jobs = [running.gateway.run_speech(time.sleep, 0.4, urgency=Urgency.LIVE) for _ in range(8)]
+        await asyncio.gather(*jobs)
+
+    asyncio.run(flood())  # on the gateway's own speech threads
+    health = httpx.get(f"{running.base_url}/health")
+    assert health.status_code == 503 and health.json()["status"] == "busy"
+    assert _value(_samples(running), "ivr_busy") == 1
+    deadline = time.monotonic() + 20
+    while httpx.get(f"{running.base_url}/health").status_code != 200:
+        assert time.monotonic() < deadline, "the instance stayed busy"
+        time.sleep(0.5)
+    assert _value(_samples(running), "ivr_busy") == 0
+
