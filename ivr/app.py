@@ -177,7 +177,8 @@ def _security_headers(https: bool) -> Callable[[Request, Callable[[Request], Any
     """Every answer says: not in a frame, no guessing content types, scripts and styles from
     this server only (the console has no inline script), and, behind https, https for good."""
     policy = ("default-src 'self'; img-src 'self' data:; media-src 'self' blob:; "
-              "connect-src 'self' ws: wss:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
+              "connect-src 'self' ws://{host} wss://{host}; frame-ancestors 'none'; base-uri 'none'; "
+              "form-action 'self'")
 
     async def add(request: Request, call_next: Callable[[Request], Any]) -> Any:
         started = time.monotonic()
@@ -190,7 +191,8 @@ def _security_headers(https: bool) -> Callable[[Request, Callable[[Request], Any
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "same-origin")
         if request.url.path.startswith("/console"):
-            response.headers.setdefault("Content-Security-Policy", policy)
+            host = request.headers.get("host", "").replace(";", "").replace(" ", "")
+            response.headers.setdefault("Content-Security-Policy", policy.format(host=host))
         if https:
             response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
         return response

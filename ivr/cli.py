@@ -21,11 +21,14 @@ from ivr.flow.model import Flow
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `ivr` console script."""
+    import os
+
     parser = _parser()
     args = parser.parse_args(argv)
     if not hasattr(args, "run"):
         parser.print_help()
         return 2
+    previous = os.umask(0o077)  # the database, var/ and recordings it creates: its user's alone
     try:
         result: int = args.run(args)
     except ConfigError as exc:  # a bad IVR_* value: say which, not a traceback
@@ -35,6 +38,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         cause = exc.orig if isinstance(exc, OperationalError) else exc
         print(f"cannot open the database {_database_named()}: {str(cause).splitlines()[0]}", file=sys.stderr)
         return 1
+    finally:
+        os.umask(previous)
     return result
 
 

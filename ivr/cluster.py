@@ -28,12 +28,18 @@ STREAM_TIMEOUT = "2h"  # a media stream is one websocket for the whole call
 def haproxy_config(port: int, instances: list[tuple[str, int]], bind: str = "*") -> str:
     """HAProxy configuration: `bind:port` in front of `instances` [(host, port)]."""
     servers = "\n".join(f"    server ivr{i} {host}:{p} check" for i, (host, p) in enumerate(instances, 1))
+    # The same instances again as unchecked backups: used only when every checked one is out
+    # (all busy, say), so a full cluster answers slower instead of refusing calls.
+    spares = "\n".join(f"    server ivr{i}-spare {host}:{p} backup"
+                       for i, (host, p) in enumerate(instances, 1))
     return f"""\
 # HAProxy in front of IVR gateway instances (written by ivr.cluster.haproxy_config).
 # Twilio's webhooks and media streams reach any instance; a draining instance answers /health
 # with 503 and gets no new requests, while its media streams (websockets) go on to their end.
 # The instances see callers' addresses in X-Forwarded-For, which they believe only from this
 # balancer: start each with IVR_TRUSTED_PROXIES=<the balancer's address> (ivr cluster does).
+# A full instance answers /health with 503 "busy" and gets no new calls while others can take
+# them; when none can, the unchecked "-spare" entries keep calls flowing (slower, never refused).
 global
     maxconn 4000  # two connections a call (webhooks, media stream); within 8192 file handles
 
@@ -61,6 +67,7 @@ backend gateways
     http-check expect status 200
     default-server inter {HEALTH_INTERVAL_MS}ms fall 2 rise 2
 {servers}
+{spares}
 """
 
 

@@ -175,3 +175,14 @@ def test_users_can_be_removed_and_logged_out_everywhere(
     assert accounts.session(token) is None and accounts.count() == 0
     assert ivr(["users", "remove", "gone@example.com"]) == 1
     assert "there is no user gone@example.com" in capsys.readouterr().err
+
+
+def test_a_card_number_typed_in_try_it_never_reaches_the_whisper(proxied: RunningGateway) -> None:
+    yaml = (FLOWS_DIR / "korean.yaml").read_text(encoding="utf-8")
+    with logged_in(proxied, "owner@example.com") as client:
+        csrf = {"X-CSRF-Token": csrf_of(client, "/console/flows/korean")}
+        lines = client.post("/console/api/try", headers=csrf, json={
+            "yaml": yaml, "inputs": ["카드 사 일 일 일 일 일 일 일 일 일 일 일 일 이 삼 사", "#0"],
+            "at": "2026-11-24T14:00"}).json()["lines"]
+    [transfer] = [line["text"] for line in lines if line["who"] == "action"]
+    assert "**** 1234" in transfer and "사 일 일 일" not in transfer  # the whisper keeps the last four
