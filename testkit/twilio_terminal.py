@@ -12,17 +12,15 @@ import argparse
 import asyncio
 import contextlib
 import http.server
-import io
 import secrets
 import sys
 import tempfile
 import threading
-import wave
 from collections.abc import Iterator
 from pathlib import Path
 
-from ivr.audio.mulaw import SAMPLE_RATE, ulaw_to_pcm
 from ivr.audio.render import PromptRenderer
+from ivr.audio.wav import ulaw_to_wav
 from ivr.config import Settings
 from ivr.errors import IvrError
 from ivr.language import primary
@@ -87,13 +85,7 @@ MESSAGE = {"en": "hello, this is a test message, please call me back",
 @contextlib.contextmanager
 def _served_recording(ulaw: bytes) -> Iterator[str]:
     """A voicemail recording at a local URL, as Twilio serves one (`<url>.wav`)."""
-    out = io.BytesIO()
-    with wave.open(out, "wb") as wav:
-        wav.setnchannels(1)
-        wav.setsampwidth(2)
-        wav.setframerate(SAMPLE_RATE)
-        wav.writeframes(ulaw_to_pcm(ulaw))
-    body = out.getvalue()
+    body = ulaw_to_wav(ulaw)
 
     class Recording(http.server.BaseHTTPRequestHandler):
         def do_GET(self) -> None:
