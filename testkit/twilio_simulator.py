@@ -27,6 +27,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from ivr.audio.mulaw import FRAME_BYTES, FRAME_MS, SILENCE_BYTE, dbfs, ulaw_to_pcm
 
+HANG_UP_AFTER_S = 2.0  # a caller who is done hangs up this long after the gateway went quiet
 VOICED_DB = -40.0  # the caller's turn ends with the last frame louder than this
 SILENCE_B64 = base64.b64encode(SILENCE_BYTE * FRAME_BYTES).decode()
 
@@ -516,7 +517,12 @@ class _MediaStream:
                 await self._hang_up(ws)
                 return
         if not run.stay_on_line and not self.closed.is_set():
-            await self._hang_up(ws)
+            # A caller whose last prompt just ended does not hang up in the same instant: the
+            # gateway closing the stream for a transfer or a voicemail goes first.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.closed.wait(), HANG_UP_AFTER_S)
+            if not self.closed.is_set():
+                await self._hang_up(ws)
 
     async def _hang_up(self, ws: Any) -> None:
         self.run_.hung_up = True
