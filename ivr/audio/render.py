@@ -165,7 +165,15 @@ class PromptRenderer:
         if data is not None:
             return data
         path = self.cache_dir / f"{key}.ulaw"
-        data = self._convert_file(self.audio_root / audio) if audio else self._speak(speaker, text)
+        try:
+            data = self._convert_file(self.audio_root / audio) if audio else self._speak(speaker, text)
+        except Exception as exc:
+            if not isinstance(speaker, PiperSpeaker):
+                raise
+            # A neural voice that breaks says it in the robot voice, never silence; not kept under
+            # the neural voice's key, so the next start tries the voice again.
+            log.warning("%s could not say %r (%s); espeak-ng says it", speaker.name, text[:40], exc)
+            return EspeakSpeaker(language).speak(text)
         self.cache_dir.mkdir(parents=True, exist_ok=True)
         # Own temporary name: instances sharing the cache may render the same prompt at once.
         tmp = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")

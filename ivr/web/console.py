@@ -134,7 +134,7 @@ def console_router(admin: FlowAdmin, accounts: Accounts, calls: CallStore, secur
             raise HTTPException(404)
         row = admin.versions.get(name, version) if version else admin.versions.latest(name)
         assert row is not None
-        shown, problems = await asyncio.to_thread(admin.check, name, row["yaml"])
+        shown, problems = await asyncio.to_thread(admin.check, name, row["yaml"], True)
         return page(request, "flow.html", session, name=name, row=row, problems=problems,
                     flow_map=Markup(flow_map_svg(shown or flow, problems)),
                     versions=admin.versions.versions(name), flow=flow,

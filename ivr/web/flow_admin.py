@@ -87,13 +87,15 @@ class FlowAdmin:
         self._activate(name, flow, text, int(str(row["version"])))
         return True
 
-    def check(self, name: str, text: str) -> tuple[Flow | None, list[Problem]]:
-        """Load and lint a draft: the flow (if it loads) and every problem, errors first."""
+    def check(self, name: str, text: str, spoken: bool = False) -> tuple[Flow | None, list[Problem]]:
+        """Load and lint a draft: the flow (if it loads) and every problem, errors first.
+        `spoken` also measures the disclosure in the flow's voice (a render: the flow page and
+        publishing do it, not the lint that runs on every keystroke)."""
         try:
             flow = load_flow_text(text, f"{name}.yaml", self.gateway.settings.audio_dir.parent)
         except FlowError as exc:
             return None, exc.problems
-        return flow, lint_flow(flow, disclosure_seconds(self.gateway.renderer))
+        return flow, lint_flow(flow, disclosure_seconds(self.gateway.renderer) if spoken else None)
 
     def save_draft(self, name: str, text: str, user: str) -> int:
         return self.versions.add(name, text, user, "draft", note="save draft")
@@ -102,7 +104,7 @@ class FlowAdmin:
         row = self.versions.get(name, version)
         if row is None:
             raise KeyError(f"{name} has no version {version}")
-        flow, problems = self.check(name, row["yaml"])
+        flow, problems = self.check(name, row["yaml"], spoken=True)
         errors = [p for p in problems if p.severity == "error"]
         if flow is None or errors:
             raise PublishRefused(errors)

@@ -180,3 +180,19 @@ def test_piper_phoneme_ids_frame_each_sentence() -> None:
     assert ids[2:-1:2] == [table[s][0] for s in "hˈɛloʊ."]
     [sentence] = voice.phonemizer.phonemes("Press 0.")
     assert sentence.endswith(".") and "z" in sentence  # "zero", spoken
+
+
+@pytest.mark.slow
+def test_a_neural_voice_that_breaks_mid_render_falls_back_to_espeak_and_caches_nothing(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    joe()
+    renderer = PromptRenderer(tmp_path / "cache", tmp_path)
+    speaker = renderer.voices.choose("en-US").speaker
+
+    def broken(text: str) -> bytes:
+        raise RuntimeError("onnxruntime: out of memory")
+
+    monkeypatch.setattr(speaker, "speak", broken)
+    ulaw = renderer.render("Connecting you to the office.", "en-US")
+    assert len(ulaw) > 4000 and band_db(ulaw) > -30  # said, by espeak-ng
+    assert not list((tmp_path / "cache").glob("*.ulaw"))  # the neural voice is tried again next time
