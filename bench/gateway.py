@@ -55,6 +55,7 @@ class Round:
     failed: int = 0
     peak_rss_mb: float = 0.0
     cpu_s: float = 0.0
+    recognizer_cpu_s: float = 0.0  # of cpu_s, inside Vosk (the rest is the gateway's own)
     sim_cpu_s: float = 0.0
     wall_s: float = 0.0
     late_frames: int = 0
@@ -198,11 +199,22 @@ def _media(gateways: _Gateways) -> tuple[dict[str, float], Counter[int]]:
     return total, keys
 
 
+def _recognizer_cpu_s(gateways: _Gateways) -> float:
+    """Vosk's CPU seconds so far, summed over the instances (their Prometheus counters)."""
+    total = 0.0
+    for url in gateways.health_urls:
+        for line in httpx.get(url.removesuffix("/health") + "/metrics").text.splitlines():
+            if line.startswith("ivr_recognizer_cpu_seconds_total "):
+                total += float(line.split()[1])
+    return total
+
+
 def _round(n: int, gateways: _Gateways, voice: dict[str, bytes], processes: int, ramp: float) -> Round:
     result = Round(n)
     port, pids = gateways.port, gateways.pids
     cpu0, t0 = sum(_cpu_s(pid) for pid in pids), time.monotonic()
     health0, keys0 = _media(gateways)
+    recognizer0 = _recognizer_cpu_s(gateways)
     shares = [list(range(k, n, processes)) for k in range(processes)]
     context = multiprocessing.get_context("spawn")
     with context.Pool(processes) as pool:
@@ -213,6 +225,7 @@ def _round(n: int, gateways: _Gateways, voice: dict[str, bytes], processes: int,
         outcomes = pending.get()
     result.cpu_s, result.wall_s = sum(_cpu_s(pid) for pid in pids) - cpu0, time.monotonic() - t0
     health, keys = _media(gateways)
+    result.recognizer_cpu_s = _recognizer_cpu_s(gateways) - recognizer0
     result.key_gateway = [ms / 1000 for ms, n in (keys - keys0).items() for _ in range(n)]
     result.frames = int(health["frames"] - health0["frames"])
     result.late_frames = int(health["late_frames"] - health0["late_frames"])
@@ -263,7 +276,7 @@ def main(argv: list[str] | None = None) -> int:
               f"calls arrive over {args.ramp:.0f} s and each lasts about 35 s\n")
         header = (f"{'calls':>5} {'failed':>6} {'turn p50':>8} {'turn p95':>8} {'key0 p95':>8} {'gw key':>6} "
                   f"{'spoken p95':>10} {'barge p95':>9} {'late frm':>8} {'max lag':>7} {'stalls':>6} "
-                  f"{'sim late':>8} {'MB/call':>7} {'gw CPU':>6} {'sim CPU':>7}")
+                  f"{'sim late':>8} {'MB/call':>7} {'gw CPU':>6} {'Vosk':>5} {'own/call':>8} {'sim CPU':>7}")
         print(header + "\n" + "-" * len(header), flush=True)
         for n in rounds:
             r = _round(n, gateways, voice, args.sim_processes, args.ramp)
@@ -272,14 +285,17 @@ def main(argv: list[str] | None = None) -> int:
                   f"{_pct(r.key0, .95):>8} {_pct(r.key_gateway, .95):>6} {_pct(r.spoken, .95):>10} "
                   f"{_pct(r.barge, .95):>9} "
                   f"{r.late_frames:>8} {r.max_lag_ms:>6.0f}ms {r.stalls:>6} {r.sim_late:>8} {per_call:>7.2f} "
-                  f"{r.cpu_s / r.wall_s:>5.0%} {r.sim_cpu_s / r.wall_s:>6.0%}", flush=True)
+                  f"{r.cpu_s / r.wall_s:>5.0%} {r.recognizer_cpu_s / r.wall_s:>5.0%} "
+                  f"{(r.cpu_s - r.recognizer_cpu_s) / r.wall_s / n:>7.2%} {r.sim_cpu_s / r.wall_s:>6.0%}",
+                  flush=True)
         print("\nturn = caller's last voiced frame -> first frame of the reply (ms); key0/spoken = "
               "key 0 sent / last voiced frame of 상담원 -> <Dial> received (ms); gw key = the gateway's "
               "own part of key0, p95: key received -> stream closed; barge = first voiced frame "
               "over a prompt -> `clear` received (ms); late frm = caller "
               "frames handled >100 ms behind the stream (includes any lateness of the simulator); stalls = "
               "gateway event-loop wake-ups >20 ms late; sim late = simulator ticks >40 ms late; "
-              "gw CPU / sim CPU = the gateway's / the simulators' CPU over the round (200% = both cores).")
+              "gw CPU / sim CPU = the gateway's / the simulators' CPU over the round (200% = both cores); "
+              "Vosk = the part of gw CPU spent recognising; own/call = the rest, per call.")
     finally:
         gateways.stop()
         shutil.rmtree(root, ignore_errors=True)

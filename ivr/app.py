@@ -57,6 +57,8 @@ def create_app(settings: Settings, gateway: Gateway | None = None, warm: bool = 
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if warm:
             warm_up(gateway, warm_out)
+        if getattr(app.state, "settle_gc", False):
+            settle_garbage_collector()
         loop = asyncio.get_running_loop()
         background = [loop.create_task(gateway.media_stats.watch_loop()),
                       loop.create_task(_every(settings.flow_poll_seconds, admin.follow_published,
@@ -75,7 +77,7 @@ def create_app(settings: Settings, gateway: Gateway | None = None, warm: bool = 
     docs = settings.api_docs  # the API's map is no business of a visitor's
     app = FastAPI(title="IVR gateway", lifespan=lifespan, docs_url="/docs" if docs else None,
                   redoc_url=None, openapi_url="/openapi.json" if docs else None)
-    app.middleware("http")(_security_headers(settings.base_url().startswith("https://")))
+    app.add_middleware(SecurityHeaders, https=settings.base_url().startswith("https://"))
     app.state.gateway = gateway
     app.include_router(twilio_router(gateway, signatures, twiml))
     assert gateway.versions is not None
@@ -158,7 +160,7 @@ def server_options(settings: Settings) -> dict[str, Any]:
     named in IVR_TRUSTED_PROXIES (none by default: a visitor cannot pick their own address)."""
     return {"proxy_headers": bool(settings.trusted_proxies),
             "forwarded_allow_ips": settings.trusted_proxies or "",
-            "access_log": False}  # its lines carry query strings (tokens): see _security_headers
+            "access_log": False}  # its lines carry query strings (tokens): see SecurityHeaders
 
 
 def _may_see_details(request: Request, settings: Settings, accounts: Accounts) -> bool:
@@ -173,30 +175,52 @@ def _may_see_details(request: Request, settings: Settings, accounts: Accounts) -
     return accounts.session(request.cookies.get(COOKIE)) is not None
 
 
-def _security_headers(https: bool) -> Callable[[Request, Callable[[Request], Any]], Any]:
+class SecurityHeaders:
     """Every answer says: not in a frame, no guessing content types, scripts and styles from
-    this server only (the console has no inline script), and, behind https, https for good."""
-    policy = ("default-src 'self'; img-src 'self' data:; media-src 'self' blob:; "
+    this server only (the console has no inline script), and, behind https, https for good.
+    Also the access log, without query strings (they carry handoff tokens). Plain ASGI, not
+    `@app.middleware`: Starlette's BaseHTTPMiddleware runs each request in a task group with a
+    streamed copy of the response, which cost more than the webhook itself."""
+
+    POLICY = ("default-src 'self'; img-src 'self' data:; media-src 'self' blob:; "
               "connect-src 'self' ws://{host} wss://{host}; frame-ancestors 'none'; base-uri 'none'; "
               "form-action 'self'")
+    COMMON = ((b"x-frame-options", b"DENY"), (b"x-content-type-options", b"nosniff"),
+              (b"referrer-policy", b"same-origin"))
 
-    async def add(request: Request, call_next: Callable[[Request], Any]) -> Any:
-        started = time.monotonic()
-        response = await call_next(request)
-        # The access log, without query strings: they carry handoff tokens.
-        access.info("%s %s %s %d %.0f ms", request.client.host if request.client else "-",
-                    request.method, request.url.path, response.status_code,
-                    (time.monotonic() - started) * 1000)
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("Referrer-Policy", "same-origin")
-        if request.url.path.startswith("/console"):
-            host = request.headers.get("host", "").replace(";", "").replace(" ", "")
-            response.headers.setdefault("Content-Security-Policy", policy.format(host=host))
-        if https:
-            response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
-        return response
-    return add
+    def __init__(self, app: Any, https: bool) -> None:
+        self.app = app
+        self.extra = self.COMMON + (((b"strict-transport-security", b"max-age=31536000"),) if https else ())
+
+    def _policy(self, scope: Any) -> bytes:
+        host = next((v for k, v in scope.get("headers", ()) if k == b"host"), b"").decode("latin-1")
+        return self.POLICY.format(host=host.replace(";", "").replace(" ", "")).encode("latin-1")
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started, status = time.monotonic(), [0]
+        path: str = scope.get("path", "")
+
+        async def with_headers(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                status[0] = message["status"]
+                headers = list(message.get("headers", ()))
+                present = {name.lower() for name, _ in headers}
+                extra = list(self.extra)
+                if path.startswith("/console"):
+                    extra.append((b"content-security-policy", self._policy(scope)))
+                headers += [(name, value) for name, value in extra if name not in present]
+                message = {**message, "headers": headers}
+            await send(message)
+
+        try:
+            await self.app(scope, receive, with_headers)
+        finally:
+            client = scope.get("client")
+            access.info("%s %s %s %d %.0f ms", client[0] if client else "-", scope.get("method", ""),
+                        path, status[0], (time.monotonic() - started) * 1000)
 
 
 async def _every(seconds: float, work: Callable[[], Any], what: str, first: bool = False) -> None:
@@ -299,8 +323,21 @@ def serve(host: str | None = None, port: int | None = None) -> int:
           f"  Set IVR_PUBLIC_URL to the https address Twilio reaches (e.g. behind a proxy).\n")
     config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level="info",
                             **server_options(settings))
+    app.state.settle_gc = True  # this process serves calls until it stops
     DrainingServer(config, app.state.gateway, settings.drain_seconds).run()
     return 0
+
+
+def settle_garbage_collector() -> None:
+    """Before calls: what start-up loaded (models, flows, libraries) lives as long as the
+    process, so the collector stops walking it; and a young generation of 10,000 objects
+    rather than 700, since every 20 ms frame of every call allocates a few short-lived ones
+    (at 100 calls the default collected ~10 times a second, 6% of the event loop's time)."""
+    import gc
+
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(10_000, 10, 10)
 
 
 class DrainingServer:

@@ -21,7 +21,9 @@ class BusySignal:
     def __init__(self, enter_s: float = 0.5, leave_s: float = 0.15, window_s: float = 2.0,
                  calm_for_s: float = 5.0) -> None:
         self.enter_s, self.leave_s, self.window_s, self.calm_for_s = enter_s, leave_s, window_s, calm_for_s
-        self._waits: deque[tuple[float, float]] = deque()  # (when, wait)
+        # The window's waits, each larger than every later one: the first is the window's
+        # worst, found without a scan (a loaded instance feeds hundreds of waits a second).
+        self._worst: deque[tuple[float, float]] = deque()  # (when, wait)
         self._busy_since: float | None = None
         self._calm_since: float | None = None
         self._lock = threading.Lock()  # fed from the speech threads, read on the event loop
@@ -29,7 +31,10 @@ class BusySignal:
     def waited(self, seconds: float, now: float | None = None) -> None:
         now = time.monotonic() if now is None else now
         with self._lock:
-            self._waits.append((now, seconds))
+            worst = self._worst
+            while worst and worst[-1][1] <= seconds:
+                worst.pop()
+            worst.append((now, seconds))
             self._update(now)
 
     def busy(self, now: float | None = None) -> bool:
@@ -39,9 +44,9 @@ class BusySignal:
             return self._busy_since is not None
 
     def _update(self, now: float) -> None:
-        while self._waits and now - self._waits[0][0] > self.window_s:
-            self._waits.popleft()
-        worst = max((w for _, w in self._waits), default=0.0)
+        while self._worst and now - self._worst[0][0] > self.window_s:
+            self._worst.popleft()
+        worst = self._worst[0][1] if self._worst else 0.0
         if self._busy_since is None:
             if worst > self.enter_s:
                 self._busy_since, self._calm_since = now, None

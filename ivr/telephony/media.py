@@ -13,7 +13,7 @@ class StreamStarted:
     parameters: dict[str, str] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Audio:
     """One chunk of caller audio, 8 kHz mu-law; `timestamp_ms` is its time in the stream."""
 

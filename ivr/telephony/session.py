@@ -20,7 +20,7 @@ from typing import Protocol
 
 from ivr.audio.mulaw import SAMPLE_RATE, ulaw_to_pcm
 from ivr.flow import events as ev
-from ivr.speech.endpointing import Begin, EndPointer, Finish, Settle, run_work
+from ivr.speech.endpointing import Begin, EndPointer, Finish, Settle, Work, run_work
 from ivr.speech.pool import Urgency
 from ivr.speech.recognizer import Recognizer, SpeechResult
 from ivr.speech.vad import LoudnessBaseline
@@ -78,7 +78,8 @@ class CallSession:
         self.closed = False
         self.lock = asyncio.Lock()
         self._stream_zero: float | None = None  # monotonic time of stream timestamp 0
-        self._audio: asyncio.Queue[m.Audio | None] = asyncio.Queue()
+        self._audio: asyncio.Queue[m.Audio | Work | None] = asyncio.Queue()
+        self._speech_queued = 0  # frames and work given to the speech task and not yet done
         self._speech_task: asyncio.Task[None] | None = None
         self._key_at: float | None = None  # loop time the last key arrived (for MediaStats)
         self._turn_from: float | None = None  # loop time of the caller's last voiced frame
@@ -90,9 +91,19 @@ class CallSession:
     async def handle(self, event: m.MediaEvent) -> None:
         """Process one media event; any failure hands the caller to a person."""
         if isinstance(event, m.Audio):
-            if self._speech_task is None:
-                self._speech_task = asyncio.get_running_loop().create_task(self._speech_loop())
-            self._audio.put_nowait(event)
+            # Most frames (silence, the gate closed) need no recognizer and are done here, at
+            # once; a frame that calls for recognizer work, and every frame after it until that
+            # work is done, goes through the speech task, in order.
+            if self._speech_queued:
+                self._to_speech_task(event)
+                return
+            try:
+                work = self._frame(event)
+            except Exception as exc:
+                await self._speech_fault(exc)
+                return
+            if work is not None:
+                self._to_speech_task(work)
             return
         async with self.lock:
             try:
@@ -184,24 +195,42 @@ class CallSession:
             await self._barge_in("key")
             await self._caller_event(ev.Pressed(key, at=utcnow()))
 
-    async def _speech_loop(self) -> None:
-        """The call's speech task: caller audio in order, recognition off the event loop."""
-        while (event := await self._audio.get()) is not None and not self.closed:
-            try:
-                await self._on_audio(event)
-            except Exception as exc:
-                log.exception("call %s: fault in speech", self.call.sid if self.call else "?")
-                async with self.lock:
-                    await self.fail(f"{type(exc).__name__}: {exc}")
+    def _to_speech_task(self, item: m.Audio | Work) -> None:
+        if self._speech_task is None:
+            self._speech_task = asyncio.get_running_loop().create_task(self._speech_loop())
+        self._speech_queued += 1
+        self._audio.put_nowait(item)
 
-    async def _on_audio(self, event: m.Audio) -> None:
+    async def _speech_loop(self) -> None:
+        """The call's speech task: recognizer work, and the caller audio that came while it
+        ran, in order; recognition runs off the event loop."""
+        while (item := await self._audio.get()) is not None and not self.closed:
+            try:
+                work = self._frame(item) if isinstance(item, m.Audio) else item
+                if work is not None:
+                    await self._recognize(work)
+            except Exception as exc:
+                await self._speech_fault(exc)
+            finally:
+                self._speech_queued -= 1
+
+    async def _speech_fault(self, exc: Exception) -> None:
+        log.error("call %s: fault in speech", self.call.sid if self.call else "?", exc_info=exc)
+        async with self.lock:
+            await self.fail(f"{type(exc).__name__}: {exc}")
+
+    def _frame(self, event: m.Audio) -> Work | None:
+        """One frame of caller audio through the voice gate: the recognizer work it calls for."""
         if event.timestamp_ms is not None:
             self._measure_lag(event.timestamp_ms)
         speech = self.speech
         if speech is None or self.listening is None or self.terminal is not None:
-            return
-        work = speech.pointer.push(ulaw_to_pcm(event.ulaw))
-        if work is None:
+            return None
+        return speech.pointer.push(ulaw_to_pcm(event.ulaw))
+
+    async def _recognize(self, work: Work) -> None:
+        speech = self.speech
+        if speech is None or self.listening is None or self.terminal is not None:
             return
         if isinstance(work, Begin):
             await self._speech_started(speech)
@@ -284,9 +313,10 @@ class CallSession:
     # ---- speech ------------------------------------------------------------------------
 
     async def _speech_started(self, speech: _Speech) -> None:
-        listening = self.listening
-        assert listening is not None
         async with self.lock:
+            listening = self.listening
+            if listening is None:  # a key, say, ended the step while this waited for the lock
+                return
             if self.after_disclosure is None:  # speech over the disclosure does not cut it short
                 await self._barge_in("barge-in")
             self._stop_timer()

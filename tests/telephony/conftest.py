@@ -1,7 +1,7 @@
 """A real gateway (uvicorn, real Vosk Korean model, SQLite) on loopback, and a Twilio simulator.
 
 The shipped Korean flow is copied twice with fixed hours so tests do not depend on the clock:
-one always open, one always closed.
+one always open, one always closed; the English plumbing flow is open at every hour too.
 """
 
 from __future__ import annotations
@@ -54,7 +54,11 @@ def _flows(folder: Path) -> Path:
     relay_flow = relay_flow.replace("start: main", "staff_language: en-US\nstart: main")
     assert "in_order" in relay_flow
     (folder / "korean_relay.yaml").write_text(relay_flow, encoding="utf-8")
-    (folder / "plumbing.yaml").write_text((FLOWS_DIR / "plumbing.yaml").read_text(encoding="utf-8"))
+    plumbing = (FLOWS_DIR / "plumbing.yaml").read_text(encoding="utf-8")  # open at every hour too
+    hours_start, hours_end = plumbing.index("hours:\n"), plumbing.index("holidays:")
+    plumbing = plumbing[:hours_start] + f"hours:\n{ALL_DAY}\n" + plumbing[hours_end:]
+    plumbing = plumbing.replace("[2026-12-25, 2027-01-01]", "[]")
+    (folder / "plumbing.yaml").write_text(plumbing, encoding="utf-8")
     return folder
 
 

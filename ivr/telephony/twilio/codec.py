@@ -59,7 +59,8 @@ class TwilioMediaCodec:
         if media.get("track", "inbound") != "inbound":
             return m.Ignored("outbound track")
         stamp = media.get("timestamp")
-        return m.Audio(base64.b64decode(media["payload"], validate=True),
+        # strict: only the base64 alphabet and correct padding, as validate=True, in C alone
+        return m.Audio(binascii.a2b_base64(media["payload"], strict_mode=True),
                        int(stamp) if stamp is not None else None)
 
     def _dtmf(self, message: dict[str, Any]) -> m.MediaEvent:
