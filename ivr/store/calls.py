@@ -100,6 +100,14 @@ class CallStore:
             with self.engine.begin() as conn:
                 conn.execute(insert(call_events), [{"call_sid": sid, "step": None, **row} for row in rows])
 
+    def record(self, sid: str, rows: Sequence[dict[str, Any]], fields: dict[str, Any]) -> None:
+        """A turn: its timeline lines and what changed in the call's record, in one transaction."""
+        with self.engine.begin() as conn:
+            if rows:
+                conn.execute(insert(call_events), [{"call_sid": sid, "step": None, **row} for row in rows])
+            if fields:
+                conn.execute(update(calls).where(calls.c.sid == sid).values(**fields))
+
     def mark_prompt(self, sid: str, line: int, **heard: Any) -> None:
         """What became of the prompt on transcript line `line`: `heard` (full, cut, never,
         unconfirmed), `played_s` of `of_s`, and `cut_by` (key, barge-in, hang-up...)."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -50,6 +51,9 @@ class LiveCall:
     started: float = field(default_factory=time.time)  # wall clock: instances share it
     _saved_turns: int = 0
     _saved: dict[str, Any] = field(default_factory=dict)
+    _live_next: tuple[Any, ...] | None = None  # state to share, not yet written
+    _live_queued: bool = False  # a write of _live_next is queued
+    _live_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def apply(self, event: ev.Event) -> list[ev.Action]:
         """Run one event through the engine and record what changed."""
@@ -81,13 +85,28 @@ class LiveCall:
                 "draft_yaml": self.draft_yaml}
 
     def save_later(self) -> None:
-        """Share the current state (in order with the call's other shared state)."""
-        self.store.share_later(_write_live, self.store.live, *self._live_row())
+        """Share the current state (in order with the call's other shared state). States
+        queued faster than the writer writes them are one write: the newest."""
+        with self._live_lock:
+            self._live_next = self._live_row()
+            if self._live_queued:
+                return
+            self._live_queued = True
+        self.store.share_later(self._write_newest)
 
     async def save(self) -> None:
         """Share the current state and wait until any instance can read it: before Twilio is
         told anything that makes it call another webhook of this call."""
-        await self.store.share(_write_live, self.store.live, *self._live_row())
+        with self._live_lock:
+            self._live_next = self._live_row()
+        await self.store.share(self._write_newest)
+
+    def _write_newest(self) -> None:
+        """On the writer thread: the newest state not yet written, if any."""
+        with self._live_lock:
+            row, self._live_next, self._live_queued = self._live_next, None, False
+        if row is not None:
+            _write_live(self.store.live, *row)
 
     def _live_row(self) -> tuple[Any, ...]:
         return self.sid, self.flow_name, self.flow_version, self.snapshot(), self.held_by, self.guard
@@ -135,16 +154,15 @@ class LiveCall:
                      **t.meta) for i, t in enumerate(turns)]
         rows += [_row("transfer", None, a.summary, group=a.people.group, reason=a.reason)
                  for a in actions if isinstance(a, ev.HandOver)]
-        self.store.later(self.store.calls.add_events, self.sid, rows)
         fields = {"outcome": state.outcome, "transfer_reason": state.transfer_reason,
                   "transferred_to": state.transferred_to, "signals": [str(s) for s in state.signals]}
         summary = next((a.summary for a in actions if isinstance(a, ev.HandOver)), None)
         if summary:
             fields["summary"] = summary
         changed = {k: v for k, v in fields.items() if self._saved.get(k) != v}
-        if changed:
-            self._saved.update(changed)
-            self.store.later(self.store.calls.update_call, self.sid, **changed)
+        self._saved.update(changed)
+        if rows or changed:  # one transaction for the turn's lines and the call's new figures
+            self.store.later(self.store.calls.record, self.sid, rows, changed)
         if rows or changed or actions:
             self.save_later()
 

@@ -70,3 +70,31 @@ def test_a_calls_record_is_written_before_its_state_and_its_events(tmp_path: Pat
     writer.close()
     assert record is not None and [e["text"] for e in record["events"]] == ["hi"]  # no foreign-key failure
     assert writer.live.load("CA2") is not None
+
+
+def test_states_queued_faster_than_the_writer_writes_are_one_write_of_the_newest(tmp_path: Path) -> None:
+    writer = _writer(tmp_path)
+    busy = threading.Event()
+    writer.share_later(busy.wait, 10)  # the live lane is busy
+    writer.share_later(writer.calls.start_call, "CA3", "plumbing", "v1", "+1", "+2", utcnow(), "vosk")
+    call = _call(writer, "CA3")
+    writes: list[str] = []
+    save = writer.live.save
+
+    def counted_save(sid: str, flow: str, version: str, snapshot: str, *args: Any, **kwargs: Any) -> bool:
+        writes.append(snapshot)
+        return save(sid, flow, version, snapshot, *args, **kwargs)
+
+    writer.live.save = counted_save  # type: ignore[method-assign]
+    for key in "123":
+        call.first_key = key
+        call.save_later()
+    busy.set()
+    writer.drain()
+    call.first_key = "4"
+    call.save_later()  # queued after the writer caught up: written again
+    writer.drain()
+    shared = writer.live.load("CA3")
+    writer.close()
+    assert len(writes) == 2 and '"first_key":"3"' in writes[0]  # three states, one write
+    assert shared is not None and '"first_key":"4"' in shared["snapshot"] == writes[1]
