@@ -10,6 +10,14 @@ the menu, saying it one second into the answer, so it barges in), then ask for a
 
 With `--instances N` the calls go through HAProxy to N `ivr serve` processes sharing the
 database (`ivr cluster`'s set-up); CPU and memory are summed over the instances.
+
+The degradation curve: `--ramp 2` makes every caller of a round finish speaking at nearly the
+same moment ("finals/s" is the most turn-ends in any one second), and the turn p95 shows what
+that costs; `--busy-signal off` runs the instances without their 503 busy; `--core-each` pins
+each instance to a core of its own (two instances as two one-core machines):
+
+    python -m bench.gateway --ramp 2 --calls 25,50,100,150
+    python -m bench.gateway --ramp 2 --calls 25,50,100,150 --instances 2 --core-each --busy-signal off
 """
 
 from __future__ import annotations
@@ -63,6 +71,9 @@ class Round:
     max_lag_ms: float = 0.0
     stalls: int = 0
     max_stall_ms: float = 0.0
+    finals: list[float] = field(default_factory=list)  # when callers finished speaking (monotonic)
+    busy_s: float = 0.0  # seconds any instance told the balancer it was busy
+    frames_by_instance: list[int] = field(default_factory=list)  # caller frames each handled
 
 
 def _flows(folder: Path) -> None:
@@ -72,8 +83,9 @@ def _flows(folder: Path) -> None:
     (folder / "korean.yaml").write_text(text.replace("holidays: [2027-02-16, 2027-02-17]", "holidays: []"))
 
 
-def _start_gateway(root: Path, port: int) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "TWILIO_AUTH_TOKEN": TOKEN, "IVR_PORT": str(port), "IVR_HOST": "127.0.0.1",
+def _start_gateway(root: Path, port: int, busy_signal: bool = True) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "TWILIO_AUTH_TOKEN": TOKEN, "IVR_BUSY_SIGNAL": str(busy_signal).lower(),
+           "IVR_PORT": str(port), "IVR_HOST": "127.0.0.1",
            "IVR_FLOWS_DIR": str(root / "flows"), "IVR_AUDIO_DIR": str(root / "audio"),
            "IVR_DATABASE_URL": f"sqlite:///{root / 'bench.sqlite3'}", "IVR_DOWNLOAD_MODELS": "false"}
     log = (root / "gateway.log").open("wb")
@@ -101,9 +113,9 @@ class _Gateways:
     log: Path
 
 
-def _direct(root: Path) -> _Gateways:
+def _direct(root: Path, busy_signal: bool) -> _Gateways:
     port = free_port()
-    proc = _start_gateway(root, port)
+    proc = _start_gateway(root, port, busy_signal)
 
     def stop() -> None:
         proc.send_signal(signal.SIGINT)
@@ -111,14 +123,31 @@ def _direct(root: Path) -> _Gateways:
     return _Gateways(port, [proc.pid], [f"http://127.0.0.1:{port}/health"], stop, root / "gateway.log")
 
 
-def _clustered(root: Path, instances: int, database_url: str) -> _Gateways:
+def _clustered(root: Path, instances: int, database_url: str, busy_signal: bool) -> _Gateways:
     env = {"TWILIO_AUTH_TOKEN": TOKEN, "IVR_FLOWS_DIR": str(root / "flows"),
+           "IVR_BUSY_SIGNAL": str(busy_signal).lower(),
            "IVR_AUDIO_DIR": str(root / "audio"), "IVR_DOWNLOAD_MODELS": "false",
            "IVR_DATABASE_URL": database_url or f"sqlite:///{root / 'bench.sqlite3'}"}
     cluster = Cluster(instances, free_port(), env, root / "cluster", say=lambda text: None).start()
     pids = [i.process.pid for i in cluster.instances if i.process is not None]
     return _Gateways(cluster.port, pids, [f"{i.url}/health" for i in cluster.instances], cluster.stop,
                      root / "cluster")
+
+
+def _pin(pid: int, core: int) -> None:
+    """Every thread of a process onto one core (threads started later inherit it)."""
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        os.sched_setaffinity(int(tid), {core})
+
+
+def _busy(gateways: _Gateways) -> bool:
+    for url in gateways.health_urls:
+        try:
+            if httpx.get(url, timeout=2).status_code == 503:
+                return True
+        except httpx.HTTPError:
+            pass
+    return False
 
 
 def _rss_mb(pid: int) -> float:
@@ -156,6 +185,7 @@ class _Outcome:
     sim_late: int = 0
     failed: int = 0
     cpu_s: float = 0.0  # the simulator process's own CPU time
+    finals: list[float] = field(default_factory=list)
 
 
 def _simulate(port: int, voice: dict[str, bytes], indexes: list[int], n: int, ramp: float) -> _Outcome:
@@ -177,6 +207,7 @@ def _simulate(port: int, voice: dict[str, bytes], indexes: list[int], n: int, ra
             out.failed += 1
             continue
         out.turn += call.turn_latencies[:2]
+        out.finals += call.spoke_ends[:2]
         out.barge += call.barge_ins
         out.sim_late += call.late_ticks
         if ENDINGS[i % 3] == "key0" and call.request_at and call.dial_at:
@@ -186,17 +217,19 @@ def _simulate(port: int, voice: dict[str, bytes], indexes: list[int], n: int, ra
     return out
 
 
-def _media(gateways: _Gateways) -> tuple[dict[str, float], Counter[int]]:
-    """The instances' media counters, summed (maxima: the worst instance), and their key
-    decision times (ms: count) added up."""
+def _media(gateways: _Gateways) -> tuple[dict[str, float], Counter[int], list[int]]:
+    """The instances' media counters, summed (maxima: the worst instance), their key
+    decision times (ms: count) added up, and the frames each instance handled."""
     total: dict[str, float] = {}
     keys: Counter[int] = Counter()
+    frames: list[int] = []
     for url in gateways.health_urls:
         health = httpx.get(url).json()
+        frames.append(int(health["media"]["frames"]))
         for key, value in health["media"].items():
             total[key] = max(total.get(key, 0), value) if key.startswith("max") else total.get(key, 0) + value
         keys.update({int(ms): n for ms, n in health.get("key_decisions_ms", {}).items()})
-    return total, keys
+    return total, keys, frames
 
 
 def _recognizer_cpu_s(gateways: _Gateways) -> float:
@@ -213,7 +246,7 @@ def _round(n: int, gateways: _Gateways, voice: dict[str, bytes], processes: int,
     result = Round(n)
     port, pids = gateways.port, gateways.pids
     cpu0, t0 = sum(_cpu_s(pid) for pid in pids), time.monotonic()
-    health0, keys0 = _media(gateways)
+    health0, keys0, frames0 = _media(gateways)
     recognizer0 = _recognizer_cpu_s(gateways)
     shares = [list(range(k, n, processes)) for k in range(processes)]
     context = multiprocessing.get_context("spawn")
@@ -221,10 +254,14 @@ def _round(n: int, gateways: _Gateways, voice: dict[str, bytes], processes: int,
         pending = pool.starmap_async(_simulate, [(port, voice, share, n, ramp) for share in shares])
         while not pending.ready():
             result.peak_rss_mb = max(result.peak_rss_mb, sum(_rss_mb(pid) for pid in pids))
+            tick = time.monotonic()
+            busy = _busy(gateways)
             pending.wait(0.5)
+            result.busy_s += (time.monotonic() - tick) if busy else 0.0
         outcomes = pending.get()
     result.cpu_s, result.wall_s = sum(_cpu_s(pid) for pid in pids) - cpu0, time.monotonic() - t0
-    health, keys = _media(gateways)
+    health, keys, frames = _media(gateways)
+    result.frames_by_instance = [b - a for a, b in zip(frames0, frames, strict=True)]
     result.recognizer_cpu_s = _recognizer_cpu_s(gateways) - recognizer0
     result.key_gateway = [ms / 1000 for ms, n in (keys - keys0).items() for _ in range(n)]
     result.frames = int(health["frames"] - health0["frames"])
@@ -240,7 +277,22 @@ def _round(n: int, gateways: _Gateways, voice: dict[str, bytes], processes: int,
         result.sim_late += out.sim_late
         result.failed += out.failed
         result.sim_cpu_s += out.cpu_s
+        result.finals += out.finals
     return result
+
+
+def _shares(counts: list[int]) -> str:
+    return "/".join(f"{c / max(1, sum(counts)):.0%}" for c in counts)
+
+
+def _peak_per_second(times: list[float]) -> int:
+    """The most events in any one-second window."""
+    times, best, first = sorted(times), 0, 0
+    for last, at in enumerate(times):
+        while at - times[first] > 1.0:
+            first += 1
+        best = max(best, last - first + 1)
+    return best
 
 
 def _pct(values: list[float], q: float) -> str:
@@ -259,6 +311,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="simulator processes (one Python process tops out near 60 calls)")
     parser.add_argument("--instances", type=int, default=0,
                         help="gateway instances behind HAProxy (0: one instance, reached directly)")
+    parser.add_argument("--busy-signal", choices=("on", "off"), default="on",
+                        help="the instances' 503 busy on /health (IVR_BUSY_SIGNAL)")
+    parser.add_argument("--core-each", action="store_true",
+                        help="pin instance k to core k-1 (as one-core machines)")
     parser.add_argument("--database-url", default="",
                         help="with --instances: the shared database (default: a SQLite file)")
     args = parser.parse_args(argv)
@@ -267,16 +323,23 @@ def main(argv: list[str] | None = None) -> int:
     _flows(root / "flows")
     what = f"{args.instances} instances behind HAProxy" if args.instances else "the gateway"
     print(f"starting {what} (logs in {root})...", flush=True)
-    gateways = _clustered(root, args.instances, args.database_url) if args.instances else _direct(root)
+    busy_signal = args.busy_signal == "on"
+    gateways = (_clustered(root, args.instances, args.database_url, busy_signal) if args.instances
+                else _direct(root, busy_signal))
+    if args.core_each:
+        for core, pid in enumerate(gateways.pids):
+            _pin(pid, core % (os.cpu_count() or 1))
     try:
         renderer = PromptRenderer(root / "voice", root)
         voice = {w: renderer.render(w, "ko-KR") for w in ("시간", "네", "상담 원", "예약")}
         idle_mb = sum(_rss_mb(pid) for pid in gateways.pids)
         print(f"gateway idle RSS: {idle_mb:.0f} MB (includes the Korean model, once per instance); "
-              f"calls arrive over {args.ramp:.0f} s and each lasts about 35 s\n")
+              f"calls arrive over {args.ramp:.0f} s and each lasts about 35 s; busy signal "
+              f"{args.busy_signal}{'; one core per instance' if args.core_each else ''}\n")
         header = (f"{'calls':>5} {'failed':>6} {'turn p50':>8} {'turn p95':>8} {'key0 p95':>8} {'gw key':>6} "
                   f"{'spoken p95':>10} {'barge p95':>9} {'late frm':>8} {'max lag':>7} {'stalls':>6} "
-                  f"{'sim late':>8} {'MB/call':>7} {'gw CPU':>6} {'Vosk':>5} {'own/call':>8} {'sim CPU':>7}")
+                  f"{'sim late':>8} {'MB/call':>7} {'gw CPU':>6} {'Vosk':>5} {'own/call':>8} {'sim CPU':>7} "
+                  f"{'finals/s':>8} {'busy s':>6} {'frames by instance':>18}")
         print(header + "\n" + "-" * len(header), flush=True)
         for n in rounds:
             r = _round(n, gateways, voice, args.sim_processes, args.ramp)
@@ -286,7 +349,9 @@ def main(argv: list[str] | None = None) -> int:
                   f"{_pct(r.barge, .95):>9} "
                   f"{r.late_frames:>8} {r.max_lag_ms:>6.0f}ms {r.stalls:>6} {r.sim_late:>8} {per_call:>7.2f} "
                   f"{r.cpu_s / r.wall_s:>5.0%} {r.recognizer_cpu_s / r.wall_s:>5.0%} "
-                  f"{(r.cpu_s - r.recognizer_cpu_s) / r.wall_s / n:>7.2%} {r.sim_cpu_s / r.wall_s:>6.0%}",
+                  f"{(r.cpu_s - r.recognizer_cpu_s) / r.wall_s / n:>7.2%} {r.sim_cpu_s / r.wall_s:>6.0%} "
+                  f"{_peak_per_second(r.finals):>8} {r.busy_s:>6.1f} "
+                  f"{_shares(r.frames_by_instance):>18}",
                   flush=True)
         print("\nturn = caller's last voiced frame -> first frame of the reply (ms); key0/spoken = "
               "key 0 sent / last voiced frame of 상담원 -> <Dial> received (ms); gw key = the gateway's "
@@ -295,7 +360,10 @@ def main(argv: list[str] | None = None) -> int:
               "frames handled >100 ms behind the stream (includes any lateness of the simulator); stalls = "
               "gateway event-loop wake-ups >20 ms late; sim late = simulator ticks >40 ms late; "
               "gw CPU / sim CPU = the gateway's / the simulators' CPU over the round (200% = both cores); "
-              "Vosk = the part of gw CPU spent recognising; own/call = the rest, per call.")
+              "Vosk = the part of gw CPU spent recognising; own/call = the rest, per call; "
+              "finals/s = the most callers that finished speaking within one second; "
+              "busy s = seconds an instance said 503 busy; "
+              "frames by instance = each instance's share of the caller audio.")
     finally:
         gateways.stop()
         shutil.rmtree(root, ignore_errors=True)

@@ -94,7 +94,7 @@ def create_app(settings: Settings, gateway: Gateway | None = None, warm: bool = 
     async def health(request: Request) -> JSONResponse:
         """For the load balancer: 503 while draining, so no new call comes. The details (flows,
         numbers, figures) only for loopback, a bearer token (IVR_HEALTH_TOKEN) or the console."""
-        state = "draining" if gateway.draining else "busy" if gateway.busy.busy() else "ok"
+        state = "draining" if gateway.draining else "busy" if gateway.full() else "ok"
         code = 200 if state == "ok" else 503  # busy: the balancer sends new calls elsewhere
         if not _may_see_details(request, settings, accounts):
             return JSONResponse({"status": state}, status_code=code)

@@ -65,6 +65,7 @@ backend gateways
     balance roundrobin
     option httpchk GET /health
     http-check expect status 200
+    option allbackups  # every spare, not only the first, when all instances are busy
     default-server inter {HEALTH_INTERVAL_MS}ms fall 2 rise 2
 {servers}
 {spares}

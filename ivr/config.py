@@ -36,6 +36,8 @@ class Settings(BaseSettings):
     recognizer_threads: int = Field(2, ge=1, description="threads running Vosk (one per core)")
     instance_name: str = Field("", description="this instance's name in the shared store "
                                "(default host:pid)")
+    busy_signal: bool = Field(True, description="answer /health with 503 busy while recognition "
+                              "queues, so the balancer sends new calls to another instance")
     drain_seconds: float = Field(600.0, ge=0, description="on SIGTERM, how long live calls may "
                                  "run before the instance exits anyway")
     flow_poll_seconds: float = Field(2.0, gt=0, description="how often flows published on "

@@ -125,6 +125,7 @@ class SimulatedCall:
     dial_at: float | None = None
     request_at: float | None = None  # when key 0 was sent during the disclosure or the stream
     spoke_last_at: float | None = None  # when the caller's last voiced frame went out
+    spoke_ends: list[float] = field(default_factory=list)  # each utterance's last voiced frame
     late_ticks: int = 0
     log: list[str] = field(default_factory=list)
 
@@ -443,6 +444,7 @@ class _MediaStream:
             if frame is self.last_voiced:
                 self.spoke_at, self.last_voiced = time.monotonic(), None
                 self.call.spoke_last_at = self.spoke_at
+                self.call.spoke_ends.append(self.spoke_at)
             payload = SILENCE_B64 if frame is silence else base64.b64encode(frame).decode()
             # Formatted by hand: this runs 50 times a second per call, and json.dumps is slow.
             await ws.send(f'{{"event":"media","streamSid":"{self.stream_sid}","media":{{"track":'

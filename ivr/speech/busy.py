@@ -1,4 +1,5 @@
-"""When to tell the balancer this instance is full: speech work waiting too long for a thread.
+"""When to tell the balancer this instance is full: speech work waiting too long for a thread,
+or a call's audio waiting too long behind its recognition (the machine's CPU is short).
 
 A turn's reply waits for recognition; when more callers finish speaking at once than the cores
 can decode, recognition work queues and turns slow down for everyone. Before turns pass about a
@@ -16,7 +17,8 @@ from collections import deque
 
 
 class BusySignal:
-    """Fed every recognition job's wait for a thread; says whether the instance is busy."""
+    """Fed every recognition job's wait for a thread, and a call's audio backlog when it grows;
+    says whether the instance is busy."""
 
     def __init__(self, enter_s: float = 0.5, leave_s: float = 0.15, window_s: float = 2.0,
                  calm_for_s: float = 5.0) -> None:

@@ -132,8 +132,12 @@ class Gateway:
 
     def __post_init__(self) -> None:
         self.metrics.watch(lambda: len(self.registry), self.speech_pool.pending)
-        self.metrics.busy.set_function(lambda: float(self.busy.busy()))
+        self.metrics.busy.set_function(lambda: float(self.full()))
         self.store.write_lag = self.metrics.db_write_lag.observe
+
+    def full(self) -> bool:
+        """Tell the balancer this instance is full? (Recognition queues; IVR_BUSY_SIGNAL.)"""
+        return self.settings.busy_signal and self.busy.busy()
 
     @classmethod
     def build(cls, settings: Settings, models: ModelRegistry | None = None) -> Gateway:

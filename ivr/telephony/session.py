@@ -14,6 +14,7 @@ import asyncio
 import hmac
 import logging
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -34,6 +35,7 @@ log = logging.getLogger(__name__)
 MIN_NOISE_MS = 250  # shorter bursts with no words are noise, not a miss
 FRAME_S = 0.02  # one media frame
 MARK_GRACE_S = 2.0  # a mark this late after its audio should have played is taken as played
+BEHIND_NOTED_S = 0.1  # a call's audio this far behind counts towards the busy signal
 
 
 class Outbound(Protocol):
@@ -80,6 +82,7 @@ class CallSession:
         self._stream_zero: float | None = None  # monotonic time of stream timestamp 0
         self._audio: asyncio.Queue[m.Audio | Work | None] = asyncio.Queue()
         self._speech_queued = 0  # frames and work given to the speech task and not yet done
+        self._queued_at: deque[float] = deque()  # when each of those was given
         self._speech_task: asyncio.Task[None] | None = None
         self._key_at: float | None = None  # loop time the last key arrived (for MediaStats)
         self._turn_from: float | None = None  # loop time of the caller's last voiced frame
@@ -200,11 +203,17 @@ class CallSession:
             self._speech_task = asyncio.get_running_loop().create_task(self._speech_loop())
         self._speech_queued += 1
         self._audio.put_nowait(item)
+        self._queued_at.append(time.monotonic())
 
     async def _speech_loop(self) -> None:
         """The call's speech task: recognizer work, and the caller audio that came while it
         ran, in order; recognition runs off the event loop."""
         while (item := await self._audio.get()) is not None and not self.closed:
+            # How far this call's audio is behind: past ~0.5 s, turns pass a second, and the
+            # instance tells the balancer it is full (the CPU, not only the speech threads).
+            behind = time.monotonic() - self._queued_at.popleft() if self._queued_at else 0.0
+            if behind > BEHIND_NOTED_S:
+                self.gateway.busy.waited(behind)
             try:
                 work = self._frame(item) if isinstance(item, m.Audio) else item
                 if work is not None:

@@ -73,22 +73,62 @@ def test_a_fault_is_counted_by_kind(twilio: TwilioSimulator, running: RunningGat
 
 
 def test_an_instance_whose_recognition_queues_says_busy_and_then_ok_again(running: RunningGateway) -> None:
+    """Real decoding, more than the speech threads can do at once: free-form Vosk over 2 s of
+    speech costs most of a CPU-second, and eight callers finish speaking at the same moment."""
     import asyncio
     import time
 
+    from ivr.audio.mulaw import ulaw_to_pcm
+    from ivr.speech.endpointing import Begin, Finish, run_work
     from ivr.speech.pool import Urgency
 
-    async def flood() -> None:  # more decoding than the speech threads can do at once
-        jobs = [running.gateway.run_speech(time.sleep, 0.4, urgency=Urgency.LIVE) for _ in range(8)]
-        await asyncio.gather(*jobs)
+    gateway = running.gateway
+    words = gateway.renderer.render("안녕하세요 영업 시간 예약 상담 원 주소 가격", "ko-KR")
+    speech = ulaw_to_pcm((words * 4)[:8000 * 2])
 
-    asyncio.run(flood())  # on the gateway's own speech threads
+    def decode() -> None:
+        recognizer = gateway.recognizer("ko-KR")
+        assert recognizer is not None
+        run_work(recognizer, Begin(speech), None)
+        run_work(recognizer, Finish(b""), None)
+
+    async def finals_at_once() -> None:
+        await asyncio.gather(*(gateway.run_speech(decode, urgency=Urgency.TURN_END) for _ in range(8)))
+
+    assert httpx.get(f"{running.base_url}/health").status_code == 200
+    cpu_before = _value(_samples(running), "ivr_recognizer_cpu_seconds_total")
+    asyncio.run(finals_at_once())  # on the gateway's own speech threads
+    decoded = _value(_samples(running), "ivr_recognizer_cpu_seconds_total") - cpu_before
+    assert decoded > 1.5, f"only {decoded:.2f} CPU-s of decoding: the load was not real"
     health = httpx.get(f"{running.base_url}/health")
     assert health.status_code == 503 and health.json()["status"] == "busy"
     assert _value(_samples(running), "ivr_busy") == 1
     deadline = time.monotonic() + 20
-    while httpx.get(f"{running.base_url}/health").status_code != 200:
+    while httpx.get(f"{running.base_url}/health").status_code != 200:  # calm for 5 s: ok again
         assert time.monotonic() < deadline, "the instance stayed busy"
         time.sleep(0.5)
     assert _value(_samples(running), "ivr_busy") == 0
 
+
+def test_with_the_busy_signal_off_a_queueing_instance_stays_ok(running: RunningGateway) -> None:
+    import asyncio
+    import time
+
+    from ivr.speech.busy import BusySignal
+    from ivr.speech.pool import Urgency
+
+    gateway = running.gateway
+    saved = gateway.settings
+    gateway.settings = saved.model_copy(update={"busy_signal": False})  # IVR_BUSY_SIGNAL=false
+    try:
+        async def flood() -> None:
+            await asyncio.gather(*(gateway.run_speech(time.sleep, 0.4, urgency=Urgency.LIVE)
+                                   for _ in range(8)))
+
+        asyncio.run(flood())
+        assert gateway.busy.busy()  # recognition did queue
+        assert httpx.get(f"{running.base_url}/health").status_code == 200
+        assert _value(_samples(running), "ivr_busy") == 0
+    finally:
+        gateway.settings = saved
+        gateway.busy = BusySignal()  # calm again for the tests after this one
