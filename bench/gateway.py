@@ -234,11 +234,13 @@ def _media(gateways: _Gateways) -> tuple[dict[str, float], Counter[int], list[in
 
 def _recognizer_cpu_s(gateways: _Gateways) -> float:
     """Vosk's CPU seconds so far, summed over the instances (their Prometheus counters)."""
+    from prometheus_client.parser import text_string_to_metric_families
+
     total = 0.0
     for url in gateways.health_urls:
-        for line in httpx.get(url.removesuffix("/health") + "/metrics").text.splitlines():
-            if line.startswith("ivr_recognizer_cpu_seconds_total "):
-                total += float(line.split()[1])
+        text = httpx.get(url.removesuffix("/health") + "/metrics").text
+        total += sum(sample.value for family in text_string_to_metric_families(text)
+                     for sample in family.samples if sample.name == "ivr_recognizer_cpu_seconds_total")
     return total
 
 

@@ -14,7 +14,6 @@ import asyncio
 import hmac
 import logging
 import time
-from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -80,9 +79,10 @@ class CallSession:
         self.closed = False
         self.lock = asyncio.Lock()
         self._stream_zero: float | None = None  # monotonic time of stream timestamp 0
-        self._audio: asyncio.Queue[m.Audio | Work | None] = asyncio.Queue()
-        self._speech_queued = 0  # frames and work given to the speech task and not yet done
-        self._queued_at: deque[float] = deque()  # when each of those was given
+        # Frames and work for the speech task, each with when it was given (how far behind
+        # the call's audio runs), and how many of them are given and not yet done.
+        self._audio: asyncio.Queue[tuple[m.Audio | Work, float] | None] = asyncio.Queue()
+        self._speech_queued = 0
         self._speech_task: asyncio.Task[None] | None = None
         self._key_at: float | None = None  # loop time the last key arrived (for MediaStats)
         self._turn_from: float | None = None  # loop time of the caller's last voiced frame
@@ -202,16 +202,16 @@ class CallSession:
         if self._speech_task is None:
             self._speech_task = asyncio.get_running_loop().create_task(self._speech_loop())
         self._speech_queued += 1
-        self._audio.put_nowait(item)
-        self._queued_at.append(time.monotonic())
+        self._audio.put_nowait((item, time.monotonic()))
 
     async def _speech_loop(self) -> None:
         """The call's speech task: recognizer work, and the caller audio that came while it
         ran, in order; recognition runs off the event loop."""
-        while (item := await self._audio.get()) is not None and not self.closed:
+        while (queued := await self._audio.get()) is not None and not self.closed:
+            item, given_at = queued
             # How far this call's audio is behind: past ~0.5 s, turns pass a second, and the
             # instance tells the balancer it is full (the CPU, not only the speech threads).
-            behind = time.monotonic() - self._queued_at.popleft() if self._queued_at else 0.0
+            behind = time.monotonic() - given_at
             if behind > BEHIND_NOTED_S:
                 self.gateway.busy.waited(behind)
             try:
