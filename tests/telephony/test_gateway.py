@@ -190,5 +190,5 @@ def test_a_whole_phrase_is_answered_after_the_quick_pause_not_the_full_silence(
     # (the reply comes 2 s after the speech: stay on the line for it before listening)
     full = run(twilio.call([Listen(), Speak(going_on), Pause(2.5), Listen()], to=OPEN_NUMBER))
     assert "시간" in _caller_turns(record_of(running, quick))
-    assert quick.turn_latencies[0] < 1.0
+    assert quick.turn_latencies[0] < 1.5  # far from the 2 s path, with room for a loaded machine
     assert full.turn_latencies[0] > 1.9
