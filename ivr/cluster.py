@@ -2,8 +2,9 @@
 
 Every instance is a plain `ivr serve` process on its own port, sharing one database (PostgreSQL,
 from IVR_DATABASE_URL) and one public URL (the balancer's), so any of them answers any webhook
-of any call. HAProxy balances round-robin, checks `/health` every second (an instance that
-drains answers 503 and gets no new requests) and passes the media-stream websockets through.
+of any call. HAProxy balances webhooks round-robin and media-stream websockets to the instance
+with the fewest, and checks `/health` every second (an instance that drains or is busy answers
+503 and gets no new requests).
 `deploy/haproxy.cfg` is `haproxy_config()` for three instances, kept equal by a test.
 """
 
@@ -27,11 +28,14 @@ STREAM_TIMEOUT = "2h"  # a media stream is one websocket for the whole call
 
 def haproxy_config(port: int, instances: list[tuple[str, int]], bind: str = "*") -> str:
     """HAProxy configuration: `bind:port` in front of `instances` [(host, port)]."""
-    servers = "\n".join(f"    server ivr{i} {host}:{p} check" for i, (host, p) in enumerate(instances, 1))
+    numbered = list(enumerate(instances, 1))
+    servers = "\n".join(f"    server ivr{i} {host}:{p} check" for i, (host, p) in numbered)
+    # The streams backend follows the same health checks (one check an instance, not two).
+    stream_servers = "\n".join(f"    server ivr{i} {host}:{p} track gateways/ivr{i}"
+                               for i, (host, p) in numbered)
     # The same instances again as unchecked backups: used only when every checked one is out
     # (all busy, say), so a full cluster answers slower instead of refusing calls.
-    spares = "\n".join(f"    server ivr{i}-spare {host}:{p} backup"
-                       for i, (host, p) in enumerate(instances, 1))
+    spares = "\n".join(f"    server ivr{i}-spare {host}:{p} backup" for i, (host, p) in numbered)
     return f"""\
 # HAProxy in front of IVR gateway instances (written by ivr.cluster.haproxy_config).
 # Twilio's webhooks and media streams reach any instance; a draining instance answers /health
@@ -59,6 +63,10 @@ defaults
 
 frontend twilio
     bind {bind}:{port}
+    # A media stream lasts the whole call and carries its recognition: each new one goes to the
+    # instance with the fewest. Round-robin there would follow the webhooks' rhythm (one /voice
+    # before each stream) and could put nearly every stream on one instance.
+    use_backend streams if {{ path /twilio/media }}
     default_backend gateways
 
 backend gateways
@@ -68,6 +76,12 @@ backend gateways
     option allbackups  # every spare, not only the first, when all instances are busy
     default-server inter {HEALTH_INTERVAL_MS}ms fall 2 rise 2
 {servers}
+{spares}
+
+backend streams
+    balance leastconn
+    option allbackups
+{stream_servers}
 {spares}
 """
 

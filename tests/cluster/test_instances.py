@@ -14,6 +14,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import create_engine, select
 from sqlalchemy.engine import make_url
 
@@ -21,7 +22,7 @@ from ivr.audio.render import PromptRenderer
 from ivr.cluster import Cluster
 from ivr.store.calls import CallStore
 from ivr.store.tables import live_calls
-from testkit.twilio_simulator import DialPlan, Listen, Pause, Press, Speak, TwilioSimulator
+from testkit.twilio_simulator import DialPlan, HangUp, Listen, Pause, Press, Speak, TwilioSimulator
 from tests.cluster.conftest import PASSWORD, health, pinned
 from tests.telephony.conftest import (
     CLOSED_NUMBER,
@@ -136,6 +137,46 @@ def test_calls_through_the_balancer(cluster: Cluster, voice: PromptRenderer) -> 
     assert all(c.dialed == [DESK] for c in done), [c.log for c in done]
     reasons = [_record(cluster, c.sid)["transfer_reason"] for c in done]
     assert reasons == ["requested"] * 6
+
+
+def _key_decisions(cluster: Cluster) -> dict[str, float]:
+    """Keys each instance acted on: the instance running a call's media stream acts on its keys."""
+    counts = {}
+    for instance in cluster.instances:
+        text = httpx.get(instance.url + "/metrics", timeout=5).text
+        counts[instance.name] = next(s.value for family in text_string_to_metric_families(text)
+                                     for s in family.samples
+                                     if s.name == "ivr_key_decision_seconds_count")
+    return counts
+
+
+def test_a_new_stream_goes_to_an_instance_with_the_fewest(cluster: Cluster) -> None:
+    # Streams last the whole call: HAProxy gives each new one to the instance running the fewest
+    # (round-robin, shared with the webhooks, could stack them on one).
+    sim = _sim(cluster)
+
+    async def scenario() -> tuple[str, dict[str, float], dict[str, float], int]:
+        loop = asyncio.get_running_loop()
+
+        def streams() -> dict[str, int]:
+            return {i.name: health(cluster, i.name).json()["calls_in_progress"] for i in cluster.instances}
+        long = asyncio.create_task(sim.call([Pause(8), HangUp()], to=OPEN_NUMBER))
+        while sum((running := await loop.run_in_executor(None, streams)).values()) < 1:
+            await asyncio.sleep(0.2)
+        [holder] = [name for name, n in running.items() if n == 1]
+        before = await loop.run_in_executor(None, _key_decisions, cluster)
+        for _ in range(3):  # one after another: each finds the holder with one stream, others none
+            short = await sim.call([Pause(0.5), Press("0"), Listen()], to=OPEN_NUMBER)
+            assert short.dialed == [DESK]
+        after = await loop.run_in_executor(None, _key_decisions, cluster)
+        still = (await loop.run_in_executor(None, streams))[holder]
+        await long
+        return holder, before, after, still
+
+    holder, before, after, still = run(scenario())
+    assert still == 1  # the long call was there all along
+    assert after[holder] == before[holder], (holder, before, after)
+    assert sum(after.values()) - sum(before.values()) == 3
 
 
 def test_sigkill_mid_call_sends_its_callers_to_a_person_and_spares_the_others(
