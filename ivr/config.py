@@ -38,6 +38,9 @@ class Settings(BaseSettings):
                                "(default host:pid)")
     busy_signal: bool = Field(True, description="answer /health with 503 busy while recognition "
                               "queues, so the balancer sends new calls to another instance")
+    reply_deadline_seconds: float = Field(4.0, gt=0, description="longest a caller's words wait "
+                                          "for recognition (an overloaded instance) before a "
+                                          "person takes the call")
     drain_seconds: float = Field(600.0, ge=0, description="on SIGTERM, how long live calls may "
                                  "run before the instance exits anyway")
     flow_poll_seconds: float = Field(2.0, gt=0, description="how often flows published on "

@@ -115,10 +115,10 @@ class CallSession:
                 log.exception("call %s: fault in media session", self.call.sid if self.call else "?")
                 await self.fail(f"{type(exc).__name__}: {exc}")
 
-    async def fail(self, detail: str) -> None:
+    async def fail(self, detail: str, kind: str = "media_session") -> None:
         """End the stream with a fault transfer; the <Connect action> dials a person."""
         if self.call is not None and self.terminal is None:
-            self.gateway.metrics.faults.labels("media_session").inc()
+            self.gateway.metrics.faults.labels(kind).inc()
             self._unplayed("fault")
             actions = self.call.fault(detail)
             self.terminal = next((a for a in actions if isinstance(a, (ev.HandOver, ev.TakeMessage))),
@@ -217,7 +217,7 @@ class CallSession:
             try:
                 work = self._frame(item) if isinstance(item, m.Audio) else item
                 if work is not None:
-                    await self._recognize(work)
+                    await self._recognize(work, given_at)
             except Exception as exc:
                 await self._speech_fault(exc)
             finally:
@@ -237,20 +237,43 @@ class CallSession:
             return None
         return speech.pointer.push(ulaw_to_pcm(event.ulaw))
 
-    async def _recognize(self, work: Work) -> None:
+    async def _recognize(self, work: Work, given_at: float) -> None:
         speech = self.speech
         if speech is None or self.listening is None or self.terminal is not None:
             return
         if isinstance(work, Begin):
             await self._speech_started(speech)
         urgency = Urgency.TURN_END if isinstance(work, (Settle, Finish)) else Urgency.LIVE
-        result = await self.gateway.run_speech(run_work, speech.recognizer, work, speech.grammar,
-                                               urgency=urgency)
+        # The caller's words must not wait in silence for an overloaded instance: past the
+        # deadline (counted from when their audio came, so a backlog counts too), a person.
+        overdue = asyncio.get_running_loop().call_later(
+            given_at + self.gateway.settings.reply_deadline_seconds - time.monotonic(),
+            self._recognition_overdue)
+        try:
+            result = await self.gateway.run_speech(run_work, speech.recognizer, work, speech.grammar,
+                                                   urgency=urgency)
+        finally:
+            overdue.cancel()
         final = speech.pointer.settle(work, result, speech.grammar)
         if final is not None or isinstance(work, Finish):
             await self._speech_ended(speech, final or SpeechResult("", 0.0, True))
         elif (partial := speech.pointer.partial(work, result)) is not None:
             await self._heard(ev.Heard(partial.text, partial.confidence, final=False, at=utcnow()))
+
+    def _recognition_overdue(self) -> None:
+        if not self.closed and self.terminal is None:
+            asyncio.get_running_loop().create_task(self._on_recognition_overdue())
+
+    async def _on_recognition_overdue(self) -> None:
+        deadline = self.gateway.settings.reply_deadline_seconds
+        self.gateway.busy.waited(deadline)  # an instance this far behind is full, whatever else
+        async with self.lock:
+            if self.closed or self.terminal is not None:
+                return
+            log.warning("call %s: recognition %g s behind the caller; handing over",
+                        self.call.sid if self.call else "?", deadline)
+            await self.fail(f"recognition was more than {deadline:g} s behind the caller "
+                            "(the instance is overloaded)", kind="recognition_overdue")
 
     def _measure_lag(self, timestamp_ms: int) -> None:
         # The earliest frame sets the stream's clock; later frames are late by how much more
