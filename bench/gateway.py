@@ -64,6 +64,7 @@ class Round:
     peak_rss_mb: float = 0.0
     cpu_s: float = 0.0
     recognizer_cpu_s: float = 0.0  # of cpu_s, inside Vosk (the rest is the gateway's own)
+    overdue: int = 0  # callers handed to a person: recognition too far behind them
     sim_cpu_s: float = 0.0
     wall_s: float = 0.0
     late_frames: int = 0
@@ -232,16 +233,25 @@ def _media(gateways: _Gateways) -> tuple[dict[str, float], Counter[int], list[in
     return total, keys, frames
 
 
-def _recognizer_cpu_s(gateways: _Gateways) -> float:
-    """Vosk's CPU seconds so far, summed over the instances (their Prometheus counters)."""
+def _metric(gateways: _Gateways, name: str, **labels: str) -> float:
+    """A Prometheus sample summed over the instances (Vosk's CPU seconds, faults of a kind)."""
     from prometheus_client.parser import text_string_to_metric_families
 
     total = 0.0
     for url in gateways.health_urls:
         text = httpx.get(url.removesuffix("/health") + "/metrics").text
         total += sum(sample.value for family in text_string_to_metric_families(text)
-                     for sample in family.samples if sample.name == "ivr_recognizer_cpu_seconds_total")
+                     for sample in family.samples if sample.name == name and sample.labels == labels)
     return total
+
+
+def _recognizer_cpu_s(gateways: _Gateways) -> float:
+    return _metric(gateways, "ivr_recognizer_cpu_seconds_total")
+
+
+def _overdue(gateways: _Gateways) -> int:
+    """Callers handed to a person because recognition was too far behind them."""
+    return int(_metric(gateways, "ivr_faults_total", kind="recognition_overdue"))
 
 
 def _round(n: int, gateways: _Gateways, voice: dict[str, bytes], processes: int, ramp: float) -> Round:
@@ -249,7 +259,7 @@ def _round(n: int, gateways: _Gateways, voice: dict[str, bytes], processes: int,
     port, pids = gateways.port, gateways.pids
     cpu0, t0 = sum(_cpu_s(pid) for pid in pids), time.monotonic()
     health0, keys0, frames0 = _media(gateways)
-    recognizer0 = _recognizer_cpu_s(gateways)
+    recognizer0, overdue0 = _recognizer_cpu_s(gateways), _overdue(gateways)
     shares = [list(range(k, n, processes)) for k in range(processes)]
     context = multiprocessing.get_context("spawn")
     with context.Pool(processes) as pool:
@@ -265,6 +275,7 @@ def _round(n: int, gateways: _Gateways, voice: dict[str, bytes], processes: int,
     health, keys, frames = _media(gateways)
     result.frames_by_instance = [b - a for a, b in zip(frames0, frames, strict=True)]
     result.recognizer_cpu_s = _recognizer_cpu_s(gateways) - recognizer0
+    result.overdue = _overdue(gateways) - overdue0
     result.key_gateway = [ms / 1000 for ms, n in (keys - keys0).items() for _ in range(n)]
     result.frames = int(health["frames"] - health0["frames"])
     result.late_frames = int(health["late_frames"] - health0["late_frames"])
@@ -338,7 +349,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"gateway idle RSS: {idle_mb:.0f} MB (includes the Korean model, once per instance); "
               f"calls arrive over {args.ramp:.0f} s and each lasts about 35 s; busy signal "
               f"{args.busy_signal}{'; one core per instance' if args.core_each else ''}\n")
-        header = (f"{'calls':>5} {'failed':>6} {'turn p50':>8} {'turn p95':>8} {'key0 p95':>8} {'gw key':>6} "
+        header = (f"{'calls':>5} {'failed':>6} {'overdue':>7} {'turn p50':>8} {'turn p95':>8} "
+                  f"{'key0 p95':>8} {'gw key':>6} "
                   f"{'spoken p95':>10} {'barge p95':>9} {'late frm':>8} {'max lag':>7} {'stalls':>6} "
                   f"{'sim late':>8} {'MB/call':>7} {'gw CPU':>6} {'Vosk':>5} {'own/call':>8} {'sim CPU':>7} "
                   f"{'finals/s':>8} {'busy s':>6} {'frames by instance':>18}")
@@ -346,7 +358,7 @@ def main(argv: list[str] | None = None) -> int:
         for n in rounds:
             r = _round(n, gateways, voice, args.sim_processes, args.ramp)
             per_call = (r.peak_rss_mb - idle_mb) / n
-            print(f"{n:>5} {r.failed:>6} {_pct(r.turn, .5):>8} {_pct(r.turn, .95):>8} "
+            print(f"{n:>5} {r.failed:>6} {r.overdue:>7} {_pct(r.turn, .5):>8} {_pct(r.turn, .95):>8} "
                   f"{_pct(r.key0, .95):>8} {_pct(r.key_gateway, .95):>6} {_pct(r.spoken, .95):>10} "
                   f"{_pct(r.barge, .95):>9} "
                   f"{r.late_frames:>8} {r.max_lag_ms:>6.0f}ms {r.stalls:>6} {r.sim_late:>8} {per_call:>7.2f} "
@@ -355,7 +367,9 @@ def main(argv: list[str] | None = None) -> int:
                   f"{_peak_per_second(r.finals):>8} {r.busy_s:>6.1f} "
                   f"{_shares(r.frames_by_instance):>18}",
                   flush=True)
-        print("\nturn = caller's last voiced frame -> first frame of the reply (ms); key0/spoken = "
+        print("\nfailed = calls that never reached a person; overdue = callers handed to a person "
+              "because recognition was IVR_REPLY_DEADLINE_SECONDS behind them; "
+              "turn = caller's last voiced frame -> first frame of the reply (ms); key0/spoken = "
               "key 0 sent / last voiced frame of 상담원 -> <Dial> received (ms); gw key = the gateway's "
               "own part of key0, p95: key received -> stream closed; barge = first voiced frame "
               "over a prompt -> `clear` received (ms); late frm = caller "
