@@ -65,8 +65,11 @@ def artifacts() -> Path:
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     """Debian's Chromium, headless, driven by Playwright (never a downloaded browser)."""
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
+    # Drafts are checked on a low-priority thread: on a machine busy with other tests an answer
+    # can take longer than Playwright's 5 s default. Patience here, not a speed requirement.
+    expect.set_options(timeout=20_000)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=needs.chromium(), args=[
             "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",

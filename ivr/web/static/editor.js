@@ -35,8 +35,11 @@
   }
 
   let timer = null;
+  let linted = 0;  // answers can arrive out of order: only the newest draft's is shown
   async function lint() {
+    const asked = ++linted;
     const problems = await post("/console/api/lint", {name, yaml: area.value});
+    if (asked !== linted) return;
     badLines = new Set(problems.filter((p) => p.severity === "error").map((p) => p.line));
     problemsList.innerHTML = problems.length ? problems.map((p) =>
       `<li class="${p.severity}">line ${p.line}: ${p.severity}: ${escape(p.message)}</li>`).join("")
@@ -50,9 +53,12 @@
   // The map follows the draft; while the YAML does not load, the last map stays, marked stale.
   const map = document.getElementById("flow-map");
   const mapNote = document.getElementById("map-note");
+  let drawn = 0;
   async function redraw() {
     if (!map) return;
+    const asked = ++drawn;
     const reply = await post("/console/api/map", {name, yaml: area.value});
+    if (asked !== drawn) return;
     if (reply.svg) {
       map.innerHTML = reply.svg;
       map.classList.remove("stale");
