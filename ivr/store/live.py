@@ -22,10 +22,13 @@ class LiveCallStore:
         self.engine = engine
 
     def save(self, sid: str, flow: str, flow_version: str, snapshot: str, held_by: str | None,
-             guard: str | None = None) -> bool:
+             guard: str | None = None, keep_holder: bool = False) -> bool:
         """Write the call's state. With `guard`, only while the row is still held by that
         instance: once another instance has taken the call over (its stream died and the
-        <Connect action> was answered elsewhere), a late write from the old holder is dropped."""
+        <Connect action> was answered elsewhere), a late write from the old holder is dropped.
+        `keep_holder`: this write does not change who holds the call (a webhook answered while
+        another instance's stream ran it), so the row's holder stays as it is by now: the
+        holder may have released the call since it was read."""
         values = {"flow": flow, "flow_version": flow_version, "snapshot": snapshot,
                   "held_by": held_by, "updated_at": utcnow()}
         query = update(live_calls).where(live_calls.c.sid == sid)
@@ -33,8 +36,9 @@ class LiveCallStore:
             with self.engine.begin() as conn:
                 held = query.where(live_calls.c.held_by == guard)
                 return bool(conn.execute(held.values(**values)).rowcount)
+        changes = {k: v for k, v in values.items() if k != "held_by"} if keep_holder else values
         with self.engine.begin() as conn:
-            if conn.execute(query.values(**values)).rowcount:
+            if conn.execute(query.values(**changes)).rowcount:
                 return True
         try:
             with self.engine.begin() as conn:

@@ -51,6 +51,7 @@ class LiveCall:
     started: float = field(default_factory=time.time)  # wall clock: instances share it
     _saved_turns: int = 0
     _saved: dict[str, Any] = field(default_factory=dict)
+    holder_as_read: str | None = None  # held_by as read from the store, or as last queued to it
     _live_next: tuple[Any, ...] | None = None  # state to share, not yet written
     _live_queued: bool = False  # a write of _live_next is queued
     _live_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -88,7 +89,7 @@ class LiveCall:
         """Share the current state (in order with the call's other shared state). States
         queued faster than the writer writes them are one write: the newest."""
         with self._live_lock:
-            self._live_next = self._live_row()
+            self._next_live_row()
             if self._live_queued:
                 return
             self._live_queued = True
@@ -98,7 +99,7 @@ class LiveCall:
         """Share the current state and wait until any instance can read it: before Twilio is
         told anything that makes it call another webhook of this call."""
         with self._live_lock:
-            self._live_next = self._live_row()
+            self._next_live_row()
         await self.store.share(self._write_newest)
 
     def _write_newest(self) -> None:
@@ -108,8 +109,18 @@ class LiveCall:
         if row is not None:
             _write_live(self.store.live, *row)
 
-    def _live_row(self) -> tuple[Any, ...]:
-        return self.sid, self.flow_name, self.flow_version, self.snapshot(), self.held_by, self.guard
+    def _next_live_row(self) -> None:
+        """The row to write next (under `_live_lock`). Who holds the call is written only by
+        whoever changes it (a stream claiming or releasing it, an instance taking over from a
+        dead one): a webhook that read the call while a stream held it must not write that
+        stale holder back after the release. A newer state replacing one not yet written keeps
+        its change of holder, and the conditions that change was to be written under."""
+        keep_holder, self.holder_as_read = self.held_by == self.holder_as_read, self.held_by
+        guard, unwritten = self.guard, self._live_next
+        if unwritten is not None and not unwritten[-1]:  # a change of holder not yet written
+            guard, keep_holder = unwritten[-2], False
+        self._live_next = (self.sid, self.flow_name, self.flow_version, self.snapshot(),
+                           self.held_by, guard, keep_holder)
 
     def restore(self, data: dict[str, Any]) -> LiveCall:
         """Take over the state a snapshot recorded."""
@@ -168,8 +179,8 @@ class LiveCall:
 
 
 def _write_live(live: LiveCallStore, sid: str, flow: str, version: str, data: dict[str, Any],
-                held_by: str | None, guard: str | None) -> None:
-    if not live.save(sid, flow, version, snapshot.dumps(data), held_by, guard):
+                held_by: str | None, guard: str | None, keep_holder: bool) -> None:
+    if not live.save(sid, flow, version, snapshot.dumps(data), held_by, guard, keep_holder):
         log.warning("call %s: taken over by another instance; this one's late state is dropped", sid)
 
 

@@ -226,7 +226,7 @@ class Gateway:
         name, version = row["flow"], row["flow_version"]
         flow, engine = self._flow_at(name, version, data.get("draft_yaml"))
         call = LiveCall(sid, name, flow, engine, self.store, flow_version=version,
-                        held_by=row["held_by"])
+                        held_by=row["held_by"], holder_as_read=row["held_by"])
         return call.restore(data)
 
     def _flow_at(self, name: str, version: str, draft_yaml: str | None) -> tuple[Flow, Engine]:

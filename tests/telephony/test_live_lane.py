@@ -98,3 +98,61 @@ def test_states_queued_faster_than_the_writer_writes_are_one_write_of_the_newest
     writer.close()
     assert len(writes) == 2 and '"first_key":"3"' in writes[0]  # three states, one write
     assert shared is not None and '"first_key":"4"' in shared["snapshot"] == writes[1]
+
+
+def test_a_webhook_that_read_a_held_call_never_writes_the_stale_holder_back(tmp_path: Path) -> None:
+    """Found in the cluster: the caller hangs up; the stream's instance releases the call while
+    another instance answers the final status callback from a copy read while the stream held
+    it. Whichever write lands last, nobody is left holding the call."""
+    for release_first in (True, False):
+        writer = _writer(tmp_path / str(release_first))
+        writer.share_later(writer.calls.start_call, "CA4", "plumbing", "v1", "+1", "+2", utcnow(), "vosk")
+        stream = _call(writer, "CA4")
+        stream.held_by = "ivr1"
+        stream.save_later()  # the stream claims the call
+        writer.drain()
+        stream.guard = "ivr1"
+        webhook = writer.live.load("CA4")
+        assert webhook is not None and webhook["held_by"] == "ivr1"
+        status = _call(writer, "CA4")  # ivr2's copy, as read: held by ivr1
+        status.held_by = status.holder_as_read = "ivr1"
+        status.first_key = "ended here"
+
+        def release(stream: LiveCall = stream) -> None:
+            stream.held_by = None
+            asyncio.run(stream.save())
+
+        if release_first:
+            release()
+            asyncio.run(status.save())
+        else:
+            asyncio.run(status.save())
+            release()
+        writer.drain()
+        row = writer.live.load("CA4")
+        writer.close()
+        assert row is not None and row["held_by"] is None, release_first
+
+
+def test_a_claim_coalesced_with_the_next_state_still_lands(tmp_path: Path) -> None:
+    writer = _writer(tmp_path)
+    busy = threading.Event()
+    writer.share_later(busy.wait, 10)  # the live lane is busy
+    writer.share_later(writer.calls.start_call, "CA5", "plumbing", "v1", "+1", "+2", utcnow(), "vosk")
+    first = _call(writer, "CA5")
+    first.save_later()
+    busy.set()
+    writer.drain()
+    busy.clear()
+    writer.share_later(busy.wait, 10)
+    stream = _call(writer, "CA5")
+    stream.held_by = "ivr1"
+    stream.save_later()  # the claim, queued ...
+    stream.guard = "ivr1"
+    stream.first_key = "1"
+    stream.save_later()  # ... and replaced by a state written only while ivr1 holds the call
+    busy.set()
+    writer.drain()
+    row = writer.live.load("CA5")
+    writer.close()
+    assert row is not None and row["held_by"] == "ivr1" and '"first_key":"1"' in row["snapshot"]
