@@ -21,6 +21,13 @@ def _writer(tmp_path: Path) -> AsyncCallStore:
     return AsyncCallStore(CallStore(open_database(f"sqlite:///{tmp_path / 'calls.sqlite3'}")))
 
 
+def _hold_live_lane(writer: AsyncCallStore) -> threading.Event:
+    """The live lane stays busy until the event is set: states queue behind it."""
+    busy = threading.Event()
+    writer.share_later(busy.wait, 10)
+    return busy
+
+
 def _call(writer: AsyncCallStore, sid: str) -> LiveCall:
     flow = load_flow(FLOWS_DIR / "plumbing.yaml")
     return LiveCall(sid, "plumbing", flow, Engine(flow), writer, flow_version="v1")
@@ -74,8 +81,7 @@ def test_a_calls_record_is_written_before_its_state_and_its_events(tmp_path: Pat
 
 def test_states_queued_faster_than_the_writer_writes_are_one_write_of_the_newest(tmp_path: Path) -> None:
     writer = _writer(tmp_path)
-    busy = threading.Event()
-    writer.share_later(busy.wait, 10)  # the live lane is busy
+    busy = _hold_live_lane(writer)
     writer.share_later(writer.calls.start_call, "CA3", "plumbing", "v1", "+1", "+2", utcnow(), "vosk")
     call = _call(writer, "CA3")
     writes: list[str] = []
@@ -136,15 +142,10 @@ def test_a_webhook_that_read_a_held_call_never_writes_the_stale_holder_back(tmp_
 
 def test_a_claim_coalesced_with_the_next_state_still_lands(tmp_path: Path) -> None:
     writer = _writer(tmp_path)
-    busy = threading.Event()
-    writer.share_later(busy.wait, 10)  # the live lane is busy
     writer.share_later(writer.calls.start_call, "CA5", "plumbing", "v1", "+1", "+2", utcnow(), "vosk")
-    first = _call(writer, "CA5")
-    first.save_later()
-    busy.set()
+    _call(writer, "CA5").save_later()  # /twilio/voice: the call's first state, held by nobody
     writer.drain()
-    busy.clear()
-    writer.share_later(busy.wait, 10)
+    busy = _hold_live_lane(writer)
     stream = _call(writer, "CA5")
     stream.held_by = "ivr1"
     stream.save_later()  # the claim, queued ...
