@@ -317,7 +317,8 @@ class Gateway:
             try:
                 return fn(*args)
             finally:
-                self.busy.waited(started - queued)
+                if urgency is not Urgency.BACKGROUND:  # a voicemail waiting keeps no caller waiting
+                    self.busy.waited(started - queued)
                 metrics.speech_wait.labels(urgency.name.lower()).observe(started - queued)
                 metrics.recognizer_cpu.inc(time.thread_time() - cpu)
         return await self.speech_pool.run(urgency, timed)
