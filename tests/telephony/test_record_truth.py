@@ -44,7 +44,7 @@ def test_0_over_the_disclosure_cuts_it_and_the_menu_is_never_played(
     assert call.dialed and record["outcome"] == "transferred"
     disclosure = _line(record, "한빛")
     assert disclosure["heard"] == "cut" and disclosure["cut_by"] == "key"
-    assert 0.5 < disclosure["played_s"] < 2.5 and disclosure["of_s"] > 3
+    assert 0.3 < disclosure["played_s"] < 2.5 and disclosure["of_s"] > 3
     menu = _line(record, MENU)
     assert menu["heard"] == "never" and menu["played_s"] == 0 and menu["cut_by"] == "transfer"
     assert [p["text"] for p in _prompts(record) if p["data"].get("heard") != "never"][:1] == [
@@ -60,7 +60,7 @@ def test_barge_in_over_the_menu_records_how_much_of_it_was_heard(
     assert _line(record, "한빛")["heard"] == "full"
     menu = _line(record, MENU)
     assert menu["heard"] == "cut" and menu["cut_by"] == "barge-in"
-    assert 1.2 < menu["played_s"] < 3.5 < menu["of_s"]
+    assert 0.8 < menu["played_s"] < 3.5 < menu["of_s"]  # (1.5 s pause; room for a loaded machine)
 
 
 def test_a_hang_up_mid_prompt_cuts_it_where_the_caller_left(
@@ -68,7 +68,7 @@ def test_a_hang_up_mid_prompt_cuts_it_where_the_caller_left(
     call = run(twilio.call([UntilPlayed("disclosure"), Pause(1.0), HangUp()], to=OPEN_NUMBER))
     record = record_of(running, call)
     menu = _line(record, MENU)
-    assert menu["heard"] == "cut" and menu["cut_by"] == "hang-up" and 0.5 < menu["played_s"] < 2.5
+    assert menu["heard"] == "cut" and menu["cut_by"] == "hang-up" and 0.3 < menu["played_s"] < 2.5
     assert record["outcome"] == "hung up" and not call.dialed
 
 
@@ -86,7 +86,7 @@ def test_a_hang_up_during_the_disclosure_is_an_early_hang_up_not_a_fault(
     assert all("<Hangup" in doc and "<Dial" not in doc for doc in connect)
     disclosure = _line(record, "한빛")
     assert disclosure["heard"] == "cut" and disclosure["cut_by"] == "hang-up"
-    assert 1.5 < disclosure["played_s"] < 3.0
+    assert 1.0 < disclosure["played_s"] < 3.0  # (2 s pause; room for a loaded machine)
     assert _line(record, MENU)["heard"] == "never"
     assert record["disclosure_done_s"] is None  # it never finished: not counted as heard
 
