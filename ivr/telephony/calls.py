@@ -12,7 +12,7 @@ import logging
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from ivr.flow import events as ev
 from ivr.flow.engine import Engine
@@ -20,11 +20,22 @@ from ivr.flow.model import Flow
 from ivr.flow.state import CallState
 from ivr.guard.cards import mask_cards
 from ivr.store.calls import AsyncCallStore, utcnow
-from ivr.store.live import LiveCallStore
 from ivr.telephony import snapshot
 
 log = logging.getLogger(__name__)
 Decision = ev.HandOver | ev.TakeMessage | ev.EndCall
+
+
+class _LiveRow(NamedTuple):
+    """A call's shared state as it is to be written (see LiveCallStore.save)."""
+
+    sid: str
+    flow: str
+    version: str
+    data: dict[str, Any]
+    held_by: str | None
+    guard: str | None
+    keep_holder: bool
 
 
 @dataclass
@@ -52,7 +63,7 @@ class LiveCall:
     _saved_turns: int = 0
     _saved: dict[str, Any] = field(default_factory=dict)
     holder_as_read: str | None = None  # held_by as read from the store, or as last queued to it
-    _live_next: tuple[Any, ...] | None = None  # state to share, not yet written
+    _live_next: _LiveRow | None = None  # state to share, not yet written
     _live_queued: bool = False  # a write of _live_next is queued
     _live_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -106,8 +117,11 @@ class LiveCall:
         """On the writer thread: the newest state not yet written, if any."""
         with self._live_lock:
             row, self._live_next, self._live_queued = self._live_next, None, False
-        if row is not None:
-            _write_live(self.store.live, *row)
+        if row is not None and not self.store.live.save(
+                row.sid, row.flow, row.version, snapshot.dumps(row.data), row.held_by, row.guard,
+                row.keep_holder):
+            log.warning("call %s: taken over by another instance; this one's late state is dropped",
+                        row.sid)
 
     def _next_live_row(self) -> None:
         """The row to write next (under `_live_lock`). Who holds the call is written only by
@@ -117,10 +131,10 @@ class LiveCall:
         its change of holder, and the conditions that change was to be written under."""
         keep_holder, self.holder_as_read = self.held_by == self.holder_as_read, self.held_by
         guard, unwritten = self.guard, self._live_next
-        if unwritten is not None and not unwritten[-1]:  # a change of holder not yet written
-            guard, keep_holder = unwritten[-2], False
-        self._live_next = (self.sid, self.flow_name, self.flow_version, self.snapshot(),
-                           self.held_by, guard, keep_holder)
+        if unwritten is not None and not unwritten.keep_holder:  # a change of holder not yet written
+            guard, keep_holder = unwritten.guard, False
+        self._live_next = _LiveRow(self.sid, self.flow_name, self.flow_version, self.snapshot(),
+                                   self.held_by, guard, keep_holder)
 
     def restore(self, data: dict[str, Any]) -> LiveCall:
         """Take over the state a snapshot recorded."""
@@ -176,12 +190,6 @@ class LiveCall:
             self.store.later(self.store.calls.record, self.sid, rows, changed)
         if rows or changed or actions:
             self.save_later()
-
-
-def _write_live(live: LiveCallStore, sid: str, flow: str, version: str, data: dict[str, Any],
-                held_by: str | None, guard: str | None, keep_holder: bool) -> None:
-    if not live.save(sid, flow, version, snapshot.dumps(data), held_by, guard, keep_holder):
-        log.warning("call %s: taken over by another instance; this one's late state is dropped", sid)
 
 
 def _row(kind: str, speaker: str | None, text: str, at: dt.datetime | None = None,
